@@ -1,0 +1,218 @@
+"""One backup run: collect every source, hash, hand new content to the store, apply the safety rules.
+
+Sources run concurrently and in isolation: one that fails does not stop the others. A source that
+did not list completely records no deletions (DESIGN.md section 5), and a run that would delete more
+than `max_delete_fraction` of a source's dashboards records none unless told to.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from backup.errors import DashvaultError
+from storage.git import new_run_id
+from storage.hashing import canonical, sha256_hex, strip_volatile
+from storage.model import Changes, Entry, Item, Manifest, SnapshotInfo, SourceStatus
+from storage.store import SnapshotWriter, Store
+
+log = logging.getLogger("dashvault.run")
+
+
+@dataclass(frozen=True)
+class ItemFailure:
+    """An item the collector listed but could not read; its previous entry is carried forward."""
+
+    kind: str
+    key: str
+    error: str
+
+
+class Collector(Protocol):
+    """Yields a source's items; raises a `DashvaultError` if the listing itself fails or is cut short."""
+
+    @property
+    def source(self) -> str: ...
+
+    def collect(self, known: Iterable[tuple[str, str]] = ()) -> Iterator[Item | ItemFailure]:
+        """Yield items; `known` (kind, key) pairs of the last snapshot are re-checked if not listed."""
+        ...
+
+
+@dataclass
+class SourceReport:
+    """The outcome of one source in one run."""
+
+    name: str
+    status: SourceStatus
+    changes: Changes = field(default_factory=Changes)
+    failures: list[ItemFailure] = field(default_factory=list)
+    guarded_deletions: int = 0
+
+
+@dataclass
+class RunReport:
+    """The outcome of a run: the snapshot made (if any) and what happened per source."""
+
+    run: str
+    time: datetime
+    snapshot: SnapshotInfo | None
+    sources: dict[str, SourceReport]
+
+    @property
+    def ok(self) -> bool:
+        return all(r.status.complete and not r.failures for r in self.sources.values())
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
+
+def entry_for(item: Item) -> tuple[Entry, dict[str, object]]:
+    """The manifest entry of an item and the normalized content the store keeps."""
+    content = strip_volatile(item.content)
+    data = canonical(content)
+    entry = Entry(
+        source=item.source,
+        kind=item.kind,
+        key=item.key,
+        title=item.title,
+        folder=item.folder,
+        hash=sha256_hex(data),
+        size=len(data),
+        meta=item.meta,
+    )
+    return entry, content
+
+
+class BackupRun:
+    """Runs collectors against a store and makes at most one snapshot."""
+
+    def __init__(
+        self,
+        store: Store,
+        collectors: Iterable[Collector],
+        *,
+        max_delete_fraction: float = 0.5,
+        allow_mass_delete: bool = False,
+    ) -> None:
+        self.store = store
+        self.collectors = list(collectors)
+        self.max_delete_fraction = max_delete_fraction
+        self.allow_mass_delete = allow_mass_delete
+        self._lock = threading.Lock()
+
+    def execute(self) -> RunReport:
+        run_id = new_run_id()
+        time = datetime.now(UTC).replace(microsecond=0)
+        with self.store.begin() as writer:
+            previous = writer.previous
+            prev_entries = previous.entries if previous else []
+            by_source: dict[str, dict[tuple[str, str], Entry]] = {}
+            for e in prev_entries:
+                by_source.setdefault(e.source, {})[(e.kind, e.key)] = e
+            workers = max(1, len(self.collectors))
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="source") as pool:
+                futures = [
+                    pool.submit(self._run_source, c, by_source.get(c.source, {}), writer)
+                    for c in self.collectors
+                ]
+                results = [f.result() for f in futures]
+            entries: list[Entry] = []
+            sources: dict[str, SourceStatus] = {}
+            changes = Changes()
+            reports = [report for report, _ in results]
+            ran = {r.name for r in reports}
+            for report, new_entries in results:
+                entries.extend(new_entries)
+                sources[report.name] = report.status
+                changes.added += report.changes.added
+                changes.changed += report.changes.changed
+                changes.deleted += report.changes.deleted
+            # Sources not run this time (filtered out or removed from the config) keep what they had.
+            entries.extend(e for e in prev_entries if e.source not in ran)
+            entries.sort(key=lambda e: (e.source, e.kind, e.key))
+            manifest = Manifest(time=time, run=run_id, sources=sources, entries=entries)
+            # A source that is whole again after an incomplete snapshot is worth a snapshot that says so.
+            recovered = previous is not None and any(
+                st.complete and not previous.sources.get(name, st).complete for name, st in sources.items()
+            )
+            snapshot = writer.commit(manifest, changes, force=recovered)
+        result = RunReport(run=run_id, time=time, snapshot=snapshot, sources={r.name: r for r in reports})
+        log.info(
+            "run finished",
+            extra={"event": "run.finished", "snapshot": snapshot.id if snapshot else None, "ok": result.ok},
+        )
+        return result
+
+    def _run_source(
+        self, collector: Collector, previous: dict[tuple[str, str], Entry], writer: SnapshotWriter
+    ) -> tuple[SourceReport, list[Entry]]:
+        name = collector.source
+        status = SourceStatus()
+        report = SourceReport(name=name, status=status)
+        seen: dict[tuple[str, str], Entry] = {}
+        try:
+            for got in collector.collect(previous.keys()):
+                if isinstance(got, ItemFailure):
+                    report.failures.append(got)
+                    log.warning(
+                        "item failed",
+                        extra={"event": "item.failed", "source": name, "key": got.key, "error": got.error},
+                    )
+                    continue
+                entry, content = entry_for(got)
+                old = previous.get((entry.kind, entry.key))
+                if old is None or old.hash != entry.hash:
+                    with self._lock:
+                        writer.put(entry, content)
+                    (report.changes.added if old is None else report.changes.changed).append(entry)
+                seen[(entry.kind, entry.key)] = entry
+        except DashvaultError as exc:
+            status.complete = False
+            status.error = exc.message
+            log.error(
+                "listing failed", extra={"event": "source.failed", "source": name, "error": exc.message}
+            )
+        except Exception as exc:  # a bug in one collector must not lose the other sources' backups
+            status.complete = False
+            status.error = f"{name}: unexpected error: {exc!r}"
+            log.exception("source crashed", extra={"event": "source.crashed", "source": name})
+
+        failed = {(f.kind, f.key) for f in report.failures}
+        entries = list(seen.values())
+        # Failed items keep their previous entry: an unreadable dashboard is not a deleted one.
+        entries.extend(e for k, e in previous.items() if k in failed and k not in seen)
+        vanished = [e for k, e in previous.items() if k not in seen and k not in failed]
+        if not status.complete:
+            entries.extend(vanished)
+        elif vanished:
+            gone = sum(1 for e in vanished if e.kind == "dashboard")
+            had = sum(1 for e in previous.values() if e.kind == "dashboard")
+            if had and gone / had > self.max_delete_fraction and not self.allow_mass_delete:
+                status.complete = False
+                status.error = (
+                    f"{name}: {gone} of {had} dashboards vanished (more than max_delete_fraction "
+                    f"{self.max_delete_fraction}); deletions not recorded, rerun with --allow-mass-delete "
+                    "if this is intended"
+                )
+                report.guarded_deletions = len(vanished)
+                entries.extend(vanished)
+            else:
+                for e in vanished:
+                    with self._lock:
+                        writer.delete(e)
+                report.changes.deleted.extend(vanished)
+        if report.failures and status.complete:
+            status.error = f"{name}: {len(report.failures)} items could not be read"
+        status.items = len(entries)
+        status.added = len(report.changes.added)
+        status.changed = len(report.changes.changed)
+        status.deleted = len(report.changes.deleted)
+        status.failed = len(report.failures)
+        return report, entries

@@ -1,0 +1,74 @@
+"""The store interface every backend implements (git now, S3 alike): snapshots in, snapshots out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from types import TracebackType
+from typing import Any, Protocol
+
+from storage.errors import NotFoundError
+from storage.model import Changes, Entry, Manifest, SnapshotInfo
+
+
+class SnapshotWriter(Protocol):
+    """One run's write session, holding the store's lock from `begin()` until commit or abort."""
+
+    @property
+    def previous(self) -> Manifest | None:
+        """The newest snapshot's manifest, read under the lock."""
+
+    def put(self, entry: Entry, content: dict[str, Any]) -> None:
+        """Store the (normalized) content of a new or changed item."""
+
+    def delete(self, entry: Entry) -> None:
+        """Record that a previous item is gone."""
+
+    def commit(self, manifest: Manifest, changes: Changes, *, force: bool = False) -> SnapshotInfo | None:
+        """Make the snapshot; returns None (and writes nothing) when `changes` is empty, unless `force`."""
+
+    def abort(self) -> None:
+        """Give up the session: nothing becomes visible, the lock is released."""
+
+    def __enter__(self) -> SnapshotWriter: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+
+class Store(Protocol):
+    """A sequence of snapshots: list them, read manifests and verified content, follow one key."""
+
+    def describe(self) -> str:
+        """Where the store is, for messages (never includes credentials)."""
+
+    def snapshots(self) -> list[SnapshotInfo]:
+        """Every snapshot, newest first."""
+
+    def manifest(self, snapshot_id: str) -> Manifest:
+        """The manifest of one snapshot (a full id)."""
+
+    def load(self, snapshot_id: str, entry: Entry) -> dict[str, Any]:
+        """An item's stored content, verified against `entry.hash` (CorruptDataError otherwise)."""
+
+    def history(self, source: str, kind: str, key: str) -> Iterator[tuple[SnapshotInfo, Entry | None]]:
+        """Snapshots in which this item appeared, changed or vanished (None), newest first."""
+
+    def begin(self) -> SnapshotWriter:
+        """Start a write session (takes the lock)."""
+
+
+def resolve_snapshot(store: Store, ref: str) -> SnapshotInfo:
+    """Find a snapshot by full id, unique id prefix, or ``latest``."""
+    snaps = store.snapshots()
+    if not snaps:
+        raise NotFoundError(f"{store.describe()}: no snapshots yet")
+    if ref == "latest":
+        return snaps[0]
+    matches = [s for s in snaps if s.id == ref] or [s for s in snaps if ref and s.id.startswith(ref)]
+    if not matches:
+        raise NotFoundError(f"{store.describe()}: no snapshot matches {ref!r}")
+    if len(matches) > 1:
+        ids = ", ".join(s.id[:12] for s in matches[:5])
+        raise NotFoundError(f"{store.describe()}: snapshot prefix {ref!r} is ambiguous ({ids})")
+    return matches[0]

@@ -1,0 +1,101 @@
+"""Fixtures shared by every test module: sandbox servers on loopback, config files, the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from backup.cli import app
+from sandbox.grafana import GrafanaSandbox
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+CORPUS = SHARED / "corpus" / "grafana"
+TOKEN = "sandbox-token-5f1c0a"
+
+
+def needs_corpus() -> pytest.MarkDecorator:
+    return pytest.mark.skipif(
+        not CORPUS.is_dir(), reason=f"the shared dashboard corpus is not present at {CORPUS} (a fresh clone)"
+    )
+
+
+@pytest.fixture
+def grafana() -> Iterator[GrafanaSandbox]:
+    """A Grafana stand-in on a free loopback port, empty, with a known token."""
+    sandbox = GrafanaSandbox(token=TOKEN, seed=1).start()
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
+
+
+def grafana_source(url: str, name: str = "grafana", **extra: object) -> dict[str, object]:
+    src: dict[str, object] = {"name": name, "type": "grafana", "url": url, "token": TOKEN, "retries": 4}
+    src.update(extra)
+    return src
+
+
+def toml_value(value: object) -> str:
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return str(value)
+
+
+def write_config(path: Path, sources: list[dict[str, object]], **storage: object) -> Path:
+    """A dashvault.toml with a git store beside it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["[storage]", f"path = {toml_value(str(path.parent / 'backups'))}"]
+    lines += [f"{k} = {toml_value(v)}" for k, v in storage.items()]
+    for src in sources:
+        lines.append("\n[[sources]]")
+        lines += [f"{k} = {toml_value(v)}" for k, v in src.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> object:
+        return json.loads(self.stdout)
+
+
+class Cli:
+    """Runs dashvault commands in-process against one config file."""
+
+    def __init__(self, config: Path) -> None:
+        self.config = config
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str) -> Result:
+        res = self.runner.invoke(app, ["--config", str(self.config), *args], catch_exceptions=False)
+        return Result(res.exit_code, res.stdout, res.stderr)
+
+
+def run_dashvault(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Result:
+    """Runs the installed `dashvault` console script in a child process."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "backup", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)

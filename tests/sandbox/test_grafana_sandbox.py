@@ -1,0 +1,745 @@
+"""The Grafana sandbox over real sockets: legacy /api, /apis, orgs, faults, request log, the base server."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from sandbox.grafana import GrafanaSandbox
+from sandbox.server import HTTPError, Request, Response, SandboxServer, json_response
+
+TOKEN = "test-token-3b9d"
+APIS = "/apis/dashboard.grafana.app/v1beta1/namespaces"
+
+
+def seg(uid: str) -> str:
+    """One path segment; dots too, so "." and ".." are not collapsed by URL normalisation."""
+    return quote(uid, safe="").replace(".", "%2E")
+
+
+def board(title: str, **extra: Any) -> dict[str, Any]:
+    return {"title": title, "panels": [{"id": 1, "type": "text", "title": "t"}], "schemaVersion": 41, **extra}
+
+
+@pytest.fixture
+def sb() -> Iterator[GrafanaSandbox]:
+    sandbox = GrafanaSandbox(token=TOKEN, seed=3).start()
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
+
+
+@pytest.fixture
+def client(sb: GrafanaSandbox) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=sb.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10) as c:
+        yield c
+
+
+def page_all_search(client: httpx.Client, kind: str, limit: int, **params: Any) -> list[dict[str, Any]]:
+    hits: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        res = client.get("/api/search", params={"type": kind, "limit": limit, "page": page, **params})
+        assert res.status_code == 200
+        chunk = res.json()
+        hits.extend(chunk)
+        if len(chunk) < limit:
+            return hits
+        page += 1
+
+
+def list_all_apis(client: httpx.Client, ns: str = "default", limit: int = 5) -> tuple[list[str], int]:
+    names: list[str] = []
+    token: str | None = None
+    pages = 0
+    while True:
+        params: dict[str, Any] = {"limit": limit}
+        if token:
+            params["continue"] = token
+        res = client.get(f"{APIS}/{ns}/dashboards", params=params)
+        assert res.status_code == 200, res.text
+        body = res.json()
+        assert body["kind"] == "DashboardList"
+        pages += 1
+        names.extend(item["metadata"]["name"] for item in body["items"])
+        token = body["metadata"].get("continue")
+        if not token:
+            return names, pages
+
+
+# -- auth -----------------------------------------------------------------------------------------
+
+
+def test_auth(sb: GrafanaSandbox) -> None:
+    with httpx.Client(base_url=sb.url) as anon:
+        assert anon.get("/api/health").json() == {"commit": "sandbox", "database": "ok", "version": "11.3.0"}
+        res = anon.get("/api/search")
+        assert res.status_code == 401
+        assert res.json() == {"message": "Unauthorized"}
+        assert anon.get("/api/search", headers={"Authorization": "Bearer nope"}).status_code == 401
+        assert anon.get("/apis", headers={"Authorization": "Bearer nope"}).status_code == 401
+        assert anon.get("/api/org", auth=("admin", "wrong")).status_code == 401
+        assert anon.get("/api/org", auth=("admin", "admin")).json()["name"] == "Main Org."
+        assert anon.get("/api/org", headers={"Authorization": f"Bearer {TOKEN}"}).json()["id"] == 1
+        # Listing orgs is for the server admin (basic auth) only.
+        assert anon.get("/api/orgs", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 403
+        sb.add_org("Second")
+        orgs = anon.get("/api/orgs", auth=("admin", "admin")).json()
+        assert orgs == [{"id": 1, "name": "Main Org."}, {"id": 2, "name": "Second"}]
+
+
+def test_basic_auth_can_be_disabled() -> None:
+    with GrafanaSandbox(token=TOKEN, basic=None) as sb, httpx.Client(base_url=sb.url) as c:
+        assert c.get("/api/org", auth=("admin", "admin")).status_code == 401
+
+
+# -- legacy search, folders, dashboards -------------------------------------------------------------
+
+
+def test_search_pages_give_every_item_once_in_order(sb: GrafanaSandbox, client: httpx.Client) -> None:
+    sb.add_folder("top", "Top")
+    sb.add_folder("mid", "Mid", parent_uid="top")
+    sb.add_folder("low", "Low", parent_uid="mid")
+    uids = []
+    for n in range(23):
+        folder = [None, "top", "mid", "low"][n % 4]
+        # Duplicate titles in different folders: ordering falls back to uid.
+        uids.append(sb.add_dashboard(board(f"Board {n % 7}"), folder_uid=folder))
+    for limit in (1, 5, 10, 23, 5000):
+        hits = page_all_search(client, "dash-db", limit)
+        assert sorted(h["uid"] for h in hits) == sorted(uids)
+        assert len({h["uid"] for h in hits}) == len(uids)
+        assert [(h["title"], h["uid"]) for h in hits] == sorted((h["title"], h["uid"]) for h in hits)
+
+    by_uid = {h["uid"]: h for h in page_all_search(client, "dash-db", 100)}
+    root, nested = by_uid[uids[0]], by_uid[uids[3]]
+    assert "folderUid" not in root and root["type"] == "dash-db" and root["url"].startswith(f"/d/{uids[0]}/")
+    assert nested["folderUid"] == "low" and nested["folderTitle"] == "Low" and nested["folderId"] > 0
+    assert set(nested) >= {"id", "uid", "title", "uri", "url", "slug", "tags", "isStarred", "folderUrl"}
+
+    folders = page_all_search(client, "dash-folder", 2)
+    assert {f["uid"]: f.get("folderUid") for f in folders} == {"top": None, "mid": "top", "low": "mid"}
+    assert all(f["type"] == "dash-folder" for f in folders)
+
+    assert [h["uid"] for h in client.get("/api/search", params={"query": "board 6"}).json()] == sorted(
+        u for u, h in by_uid.items() if h["title"] == "Board 6"
+    )
+    in_mid = client.get("/api/search", params={"type": "dash-db", "folderUIDs": "mid"}).json()
+    assert {h["folderUid"] for h in in_mid} == {"mid"} and len(in_mid) == 6
+
+
+def test_folders_nesting_parents_and_delete(sb: GrafanaSandbox, client: httpx.Client) -> None:
+    top = client.post("/api/folders", json={"uid": "f-top", "title": "Top"})
+    assert top.status_code == 200 and top.json()["version"] == 1 and "parentUid" not in top.json()
+    assert (
+        client.post("/api/folders", json={"uid": "f-mid", "title": "Mid", "parentUid": "f-top"}).status_code
+        == 200
+    )
+    low = client.post("/api/folders", json={"title": "Low", "parentUid": "f-mid"}).json()
+    low_uid = low["uid"]
+    assert low["parentUid"] == "f-mid"
+    assert [p["uid"] for p in low["parents"]] == ["f-top", "f-mid"]
+    assert client.get(f"/api/folders/{low_uid}").json()["parents"][0]["title"] == "Top"
+
+    assert client.post("/api/folders", json={"uid": "f-top", "title": "Again"}).status_code == 409
+    assert client.post("/api/folders", json={"title": "Orphan", "parentUid": "nope"}).status_code == 404
+    assert client.get("/api/folders/nope").status_code == 404
+
+    assert client.get("/api/folders").json() == [{"id": top.json()["id"], "uid": "f-top", "title": "Top"}]
+    children = client.get("/api/folders", params={"parentUid": "f-mid"}).json()
+    assert [(c["uid"], c["parentUid"]) for c in children] == [(low_uid, "f-mid")]
+
+    stale = client.put("/api/folders/f-mid", json={"title": "Middle", "version": 7})
+    assert stale.status_code == 412
+    renamed = client.put("/api/folders/f-mid", json={"title": "Middle", "version": 1})
+    assert renamed.json()["title"] == "Middle" and renamed.json()["version"] == 2
+    assert client.put("/api/folders/f-mid", json={"title": "Mid", "overwrite": True}).json()["version"] == 3
+
+    deep = sb.add_dashboard(board("Deep"), folder_uid=low_uid)
+    kept = sb.add_dashboard(board("Kept"), folder_uid="f-top")
+    res = client.delete("/api/folders/f-mid")
+    assert res.json()["message"] == "Folder deleted"
+    assert sb.folders() == ["f-top"]
+    assert sb.dashboards() == [kept] and sb.get_dashboard(deep) is None
+
+
+def test_dashboard_save_semantics(sb: GrafanaSandbox, client: httpx.Client) -> None:
+    sb.add_folder("fa", "Folder A")
+    created = client.post(
+        "/api/dashboards/db",
+        json={"dashboard": board("Prod", uid=None, id=None), "folderUid": "fa", "message": "v1"},
+    )
+    assert created.status_code == 200, created.text
+    body = created.json()
+    uid = body["uid"]
+    assert (
+        len(uid) == 9 and body["version"] == 1 and body["status"] == "success" and body["folderUid"] == "fa"
+    )
+
+    got = client.get(f"/api/dashboards/uid/{uid}").json()
+    assert (
+        got["dashboard"]["version"] == 1
+        and got["dashboard"]["uid"] == uid
+        and got["dashboard"]["id"] == body["id"]
+    )
+    meta = got["meta"]
+    assert meta["folderUid"] == "fa" and meta["folderTitle"] == "Folder A" and meta["provisioned"] is False
+    assert meta["version"] == 1 and meta["type"] == "db" and meta["slug"] == "prod"
+
+    model = got["dashboard"]
+    update = client.post(
+        "/api/dashboards/db", json={"dashboard": {**model, "tags": ["x"]}, "folderUid": "fa"}
+    )
+    assert update.json()["version"] == 2
+    stale = client.post(
+        "/api/dashboards/db", json={"dashboard": model, "folderUid": "fa", "message": "stale"}
+    )
+    assert stale.status_code == 412
+    assert stale.json() == {
+        "message": "The dashboard has been changed by someone else",
+        "status": "version-mismatch",
+    }
+    forced = client.post(
+        "/api/dashboards/db",
+        json={"dashboard": model, "folderUid": "fa", "overwrite": True, "message": "forced"},
+    )
+    assert forced.json()["version"] == 3
+
+    clash = client.post(
+        "/api/dashboards/db", json={"dashboard": board("Prod", uid="other"), "folderUid": "fa"}
+    )
+    assert clash.status_code == 412 and clash.json()["status"] == "name-exists"
+    # Same title at the root is fine.
+    assert (
+        client.post("/api/dashboards/db", json={"dashboard": board("Prod", uid="other")}).status_code == 200
+    )
+    # With overwrite, Grafana saves over the same-title dashboard in that folder, keeping its uid.
+    taken = client.post(
+        "/api/dashboards/db",
+        json={"dashboard": board("Prod", uid="third", tags=["t"]), "folderUid": "fa", "overwrite": True},
+    )
+    assert taken.json()["uid"] == uid and taken.json()["version"] == 4
+    assert "third" not in sb.dashboards()
+
+    missing_folder = client.post("/api/dashboards/db", json={"dashboard": board("X"), "folderUid": "nope"})
+    assert missing_folder.status_code == 400 and missing_folder.json() == {"message": "folder not found"}
+    assert client.post("/api/dashboards/db", json={"dashboard": {"panels": []}}).status_code == 400
+    long_uid = client.post("/api/dashboards/db", json={"dashboard": board("L", uid="u" * 41)})
+    assert long_uid.status_code == 400
+
+    versions = client.get(f"/api/dashboards/uid/{uid}/versions").json()
+    assert [(v["version"], v["message"]) for v in versions] == [(4, ""), (3, "forced"), (2, ""), (1, "v1")]
+    assert client.get(f"/api/dashboards/uid/{uid}/versions/2").json()["data"]["tags"] == ["x"]
+
+    # Moving: a save without folderUid puts the dashboard at the root.
+    latest = client.get(f"/api/dashboards/uid/{uid}").json()["dashboard"]
+    moved = client.post("/api/dashboards/db", json={"dashboard": {**latest, "title": "Prod moved"}})
+    assert moved.json()["folderUid"] == "" and sb.dashboard_folder(uid) is None
+
+    deleted = client.delete(f"/api/dashboards/uid/{uid}")
+    assert deleted.json() == {
+        "title": "Prod moved",
+        "message": "Dashboard Prod moved deleted",
+        "id": body["id"],
+    }
+    res = client.get(f"/api/dashboards/uid/{uid}")
+    assert res.status_code == 404 and res.json() == {"message": "Dashboard not found"}
+    assert client.delete(f"/api/dashboards/uid/{uid}").status_code == 404
+
+
+def test_permissions_with_inheritance(sb: GrafanaSandbox, client: httpx.Client) -> None:
+    alice = sb.add_user("alice", email="alice@example.com")
+    sre = sb.add_team("SRE", uid="team-sre")
+    sb.add_folder("p", "Parent")
+    sb.add_folder("c", "Child", parent_uid="p")
+    uid = sb.add_dashboard(board("Guarded"), folder_uid="c")
+    sb.set_permissions("folder", "p", [{"role": "Viewer", "permission": 1}])
+    posted = client.post("/api/folders/c/permissions", json={"items": [{"teamId": sre, "permission": 2}]})
+    assert posted.json() == {"message": "Folder permissions updated"}
+
+    items = [
+        {"role": "Editor", "permission": 2},
+        {"teamId": sre, "permission": 1},
+        {"userId": alice, "permission": 4},
+    ]
+    res = client.post(f"/api/dashboards/uid/{uid}/permissions", json={"items": items})
+    assert res.json() == {"message": "Dashboard permissions updated"}
+
+    acl = client.get(f"/api/dashboards/uid/{uid}/permissions").json()
+    own = [a for a in acl if not a["inherited"]]
+    inherited = [a for a in acl if a["inherited"]]
+    assert acl == own + inherited
+    assert [(a.get("role"), a.get("team"), a.get("userLogin"), a["permissionName"]) for a in own] == [
+        ("Editor", None, None, "Edit"),
+        (None, "SRE", None, "View"),
+        (None, None, "alice", "Admin"),
+    ]
+    assert own[1]["teamUid"] == "team-sre" and own[2]["userEmail"] == "alice@example.com"
+    assert all(a["isFolder"] is False and a["dashboardUid"] == uid for a in own)
+    assert "userId" not in own[0] and "teamId" not in own[0] and "role" not in own[1]
+    assert [(a["uid"], a.get("role"), a.get("team"), a["isFolder"]) for a in inherited] == [
+        ("c", None, "SRE", True),
+        ("p", "Viewer", None, True),
+    ]
+    folder_acl = client.get("/api/folders/c/permissions").json()
+    assert [(a["inherited"], a["uid"]) for a in folder_acl] == [(False, "c"), (True, "p")]
+
+    bad_user = client.post(
+        f"/api/dashboards/uid/{uid}/permissions", json={"items": [{"userId": 999, "permission": 1}]}
+    )
+    assert bad_user.status_code == 400 and bad_user.json() == {"message": "user not found"}
+    bad_team = client.post(
+        f"/api/dashboards/uid/{uid}/permissions", json={"items": [{"teamId": 999, "permission": 1}]}
+    )
+    assert bad_team.json() == {"message": "team not found"}
+    bad_perm = client.post(
+        f"/api/dashboards/uid/{uid}/permissions", json={"items": [{"role": "Viewer", "permission": 3}]}
+    )
+    assert bad_perm.status_code == 400
+
+    # Replace, then delete: the ACL goes with the dashboard.
+    client.post(f"/api/dashboards/uid/{uid}/permissions", json={"items": []})
+    assert [a["inherited"] for a in client.get(f"/api/dashboards/uid/{uid}/permissions").json()] == [
+        True,
+        True,
+    ]
+    client.delete(f"/api/dashboards/uid/{uid}")
+    assert client.get(f"/api/dashboards/uid/{uid}/permissions").status_code == 404
+
+
+def test_users_and_teams(sb: GrafanaSandbox, client: httpx.Client) -> None:
+    bob = sb.add_user("bob", email="bob@example.com", name="Bob")
+    team = sb.add_team("Backend", members=(bob,))
+    sb.add_team("Backend Ops")
+    assert client.get("/api/users/lookup", params={"loginOrEmail": "bob"}).json()["id"] == bob
+    assert (
+        client.get("/api/users/lookup", params={"loginOrEmail": "bob@example.com"}).json()["login"] == "bob"
+    )
+    assert client.get("/api/users/lookup", params={"loginOrEmail": "nobody"}).status_code == 404
+    assert {u["login"] for u in client.get("/api/org/users").json()} == {"admin", "bob"}
+    found = client.get("/api/teams/search", params={"name": "Backend"}).json()
+    assert (
+        found["totalCount"] == 1 and found["teams"][0]["id"] == team and found["teams"][0]["memberCount"] == 1
+    )
+    assert client.get("/api/teams/search", params={"query": "back"}).json()["totalCount"] == 2
+    assert client.get(f"/api/teams/{team}").json()["name"] == "Backend"
+    assert client.get("/api/teams/999").status_code == 404
+
+
+# -- /apis ----------------------------------------------------------------------------------------
+
+
+def test_apis_discovery_and_disabled() -> None:
+    with GrafanaSandbox(token=TOKEN) as on, httpx.Client(headers={"Authorization": f"Bearer {TOKEN}"}) as c:
+        groups = c.get(f"{on.url}/apis").json()
+        assert groups["kind"] == "APIGroupList"
+        dash = next(g for g in groups["groups"] if g["name"] == "dashboard.grafana.app")
+        assert dash["preferredVersion"]["version"] == "v1beta1"
+        assert {g["name"] for g in groups["groups"]} == {"dashboard.grafana.app", "folder.grafana.app"}
+    with (
+        GrafanaSandbox(token=TOKEN, apis=False) as off,
+        httpx.Client(headers={"Authorization": f"Bearer {TOKEN}"}) as c,
+    ):
+        off.add_dashboard(board("Only legacy", uid="legacy1"))
+        assert c.get(f"{off.url}/apis").status_code == 404
+        assert c.get(f"{off.url}{APIS}/default/dashboards").status_code == 404
+        assert c.get(f"{off.url}{APIS}/default/dashboards/legacy1").status_code == 404
+        assert c.get(f"{off.url}/api/dashboards/uid/legacy1").status_code == 200
+
+
+def test_apis_list_with_continue_tokens(sb: GrafanaSandbox, client: httpx.Client) -> None:
+    uids = [sb.add_dashboard(board(f"B{n}")) for n in range(37)]
+    names, pages = list_all_apis(client, limit=5)
+    assert names == sorted(uids) and pages == 8
+    everything = client.get(f"{APIS}/default/dashboards").json()
+    assert len(everything["items"]) == 37 and "continue" not in everything["metadata"]
+
+    first = client.get(f"{APIS}/default/dashboards", params={"limit": 10}).json()
+    token = first["metadata"]["continue"]
+    decoded = json.loads(base64.b64decode(token))
+    assert decoded["offset"] == 10 and str(decoded["rv"]) == first["metadata"]["resourceVersion"]
+    # Writes between pages neither repeat nor skip the items that were there all along.
+    sb.delete_dashboard(sorted(uids)[3])
+    sb.add_dashboard(board("late", uid="0000-first"))
+    rest = client.get(f"{APIS}/default/dashboards", params={"limit": 100, "continue": token}).json()
+    assert [i["metadata"]["name"] for i in rest["items"]] == sorted(uids)[10:]
+
+    res = client.get(f"{APIS}/default/dashboards", params={"continue": "not-a-token!"})
+    assert res.status_code == 400 and res.json()["kind"] == "Status"
+
+
+def test_apis_continue_expiry(sb: GrafanaSandbox, client: httpx.Client) -> None:
+    for n in range(12):
+        sb.add_dashboard(board(f"B{n}"))
+    first = client.get(f"{APIS}/default/dashboards", params={"limit": 5}).json()
+    token = first["metadata"]["continue"]
+    sb.expire_next_continue = 1
+    expired = client.get(f"{APIS}/default/dashboards", params={"limit": 5, "continue": token})
+    assert expired.status_code == 410
+    status = expired.json()
+    assert status["kind"] == "Status" and status["reason"] == "Expired" and status["code"] == 410
+    assert status["message"].startswith("The provided continue parameter is too old")
+    assert client.get(f"{APIS}/default/dashboards", params={"limit": 5, "continue": token}).status_code == 200
+    assert sb.expire_next_continue == 0
+
+    sb.continue_ttl = 0.2
+    token = client.get(f"{APIS}/default/dashboards", params={"limit": 5}).json()["metadata"]["continue"]
+    assert client.get(f"{APIS}/default/dashboards", params={"limit": 5, "continue": token}).status_code == 200
+    time.sleep(0.3)
+    assert client.get(f"{APIS}/default/dashboards", params={"limit": 5, "continue": token}).status_code == 410
+
+
+def test_apis_create_update_delete(sb: GrafanaSandbox, client: httpx.Client) -> None:
+    sb.add_folder("fx", "FX")
+    resource = {
+        "metadata": {
+            "name": "gdxccn",
+            "annotations": {"grafana.app/folder": "fx", "grafana.app/message": "first"},
+            "labels": {"team": "sre"},
+        },
+        "spec": board("Created via apis"),
+    }
+    created = client.post(f"{APIS}/default/dashboards", json=resource)
+    assert created.status_code == 201, created.text
+    md = created.json()["metadata"]
+    assert md["name"] == "gdxccn" and md["generation"] == 1 and len(md["uid"]) == 44
+    assert md["annotations"]["grafana.app/folder"] == "fx" and md["labels"]["team"] == "sre"
+    assert md["labels"]["grafana.app/deprecatedInternalID"].isdigit()
+    assert created.json()["spec"]["version"] == 1 and created.json()["spec"]["uid"] == "gdxccn"
+
+    again = client.post(f"{APIS}/default/dashboards", json=resource)
+    assert again.status_code == 409 and again.json()["reason"] == "AlreadyExists"
+    generated = client.post(
+        f"{APIS}/default/dashboards", json={"metadata": {"generateName": "gen-"}, "spec": board("Generated")}
+    )
+    assert generated.status_code == 201 and generated.json()["metadata"]["name"].startswith("gen-")
+
+    live = client.get(f"{APIS}/default/dashboards/gdxccn").json()
+    live["spec"]["title"] = "Updated"
+    updated = client.put(f"{APIS}/default/dashboards/gdxccn", json=live)
+    assert updated.status_code == 200
+    umd = updated.json()["metadata"]
+    assert umd["generation"] == 2 and int(umd["resourceVersion"]) > int(md["resourceVersion"])
+    assert updated.json()["spec"]["version"] == 2 and umd["uid"] == md["uid"]
+
+    stale = client.put(
+        f"{APIS}/default/dashboards/gdxccn", json=live
+    )  # still carries the old resourceVersion
+    assert stale.status_code == 409
+    assert stale.json()["reason"] == "Conflict" and "the object has been modified" in stale.json()["message"]
+    missing = client.put(
+        f"{APIS}/default/dashboards/nope", json={"metadata": {"name": "nope"}, "spec": board("x")}
+    )
+    assert missing.status_code == 404 and missing.json()["reason"] == "NotFound"
+    assert client.get(f"{APIS}/default/dashboards/nope").status_code == 404
+
+    deleted = client.delete(f"{APIS}/default/dashboards/gdxccn")
+    assert deleted.status_code == 200 and deleted.json()["status"] == "Success"
+    assert client.get("/api/dashboards/uid/gdxccn").status_code == 404
+    assert client.delete(f"{APIS}/default/dashboards/gdxccn").status_code == 404
+
+
+def test_same_model_through_both_apis(sb: GrafanaSandbox, client: httpx.Client) -> None:
+    sb.add_folder("shared", "Shared")
+    legacy_uid = client.post(
+        "/api/dashboards/db", json={"dashboard": board("Legacy made", tags=["a"]), "folderUid": "shared"}
+    ).json()["uid"]
+    client.post(
+        f"{APIS}/default/dashboards", json={"metadata": {"name": "k8s-made"}, "spec": board("K8s made")}
+    )
+    sb.add_dashboard(board("Python made", uid="py-made", refresh="1m"))
+    for uid in (legacy_uid, "k8s-made", "py-made"):
+        legacy = client.get(f"/api/dashboards/uid/{uid}").json()
+        resource = client.get(f"{APIS}/default/dashboards/{uid}").json()
+        model = dict(legacy["dashboard"])
+        assert model.pop("id") == int(resource["metadata"]["labels"]["grafana.app/deprecatedInternalID"])
+        assert model == resource["spec"] == sb.get_dashboard(uid)
+        assert legacy["meta"]["folderUid"] == resource["metadata"]["annotations"].get(
+            "grafana.app/folder", ""
+        )
+        listed = client.get(f"{APIS}/default/dashboards").json()["items"]
+        assert next(i for i in listed if i["metadata"]["name"] == uid) == resource
+
+
+def test_orgs_and_namespaces(sb: GrafanaSandbox, client: httpx.Client) -> None:
+    org2 = sb.add_org("Other")
+    sb.add_dashboard(board("One"), org=1)
+    two = sb.add_dashboard(board("Two"), org=org2)
+    only_two = client.get("/api/search", headers={"X-Grafana-Org-Id": str(org2)}).json()
+    assert [h["uid"] for h in only_two] == [two]
+    assert client.get(f"/api/dashboards/uid/{two}").status_code == 404
+    assert client.get(f"/api/dashboards/uid/{two}", headers={"X-Grafana-Org-Id": "2"}).status_code == 200
+    res = client.get("/api/search", headers={"X-Grafana-Org-Id": "99"})
+    assert res.status_code == 404 and res.json() == {"message": "org not found"}
+    assert list_all_apis(client, "org-2")[0] == [two]
+    assert client.get(f"{APIS}/org-2/dashboards/{two}").json()["metadata"]["namespace"] == "org-2"
+    assert len(list_all_apis(client, "default")[0]) == 1
+    assert client.get(f"{APIS}/org-99/dashboards").status_code == 404
+    assert client.get(f"{APIS}/stacks-1/dashboards").status_code == 404
+
+
+# -- faults ---------------------------------------------------------------------------------------
+
+
+def test_fault_rates(sb: GrafanaSandbox, client: httpx.Client) -> None:
+    sb.rate_429, sb.retry_after = 1.0, 7
+    for _ in range(10):
+        res = client.get("/api/search")
+        assert res.status_code == 429 and res.headers["Retry-After"] == "7"
+    # Faults come before auth.
+    assert httpx.get(f"{sb.url}/api/search").status_code == 429
+    assert client.get("/api/health").status_code == 200  # health is never faulted
+    sb.rate_429, sb.rate_503 = 0.0, 1.0
+    assert client.get("/api/search").status_code == 503
+    sb.rate_503 = 0.0
+    assert all(client.get("/api/search").status_code == 200 for _ in range(50))
+    faulted = [r for r in sb.requests if r.fault]
+    assert [r.status for r in faulted] == [429] * 11 + [503]
+
+
+def test_fault_rates_are_drawn_from_the_seed() -> None:
+    def statuses(seed: int) -> list[int]:
+        with GrafanaSandbox(token=TOKEN, seed=seed, rate_429=0.3, rate_503=0.2) as sb, httpx.Client() as c:
+            return [
+                c.get(f"{sb.url}/api/org", headers={"Authorization": f"Bearer {TOKEN}"}).status_code
+                for _ in range(40)
+            ]
+
+    first = statuses(11)
+    assert first == statuses(11)
+    assert {200, 429, 503} <= set(first)
+
+
+@pytest.mark.parametrize("api", ["legacy", "apis"])
+def test_fail_listing_after(sb: GrafanaSandbox, client: httpx.Client, api: str) -> None:
+    for n in range(30):
+        sb.add_dashboard(board(f"B{n:02}"))
+    sb.fail_listing_after = 20
+    if api == "legacy":
+        assert client.get("/api/search", params={"limit": 10, "page": 2}).status_code == 200
+        res = client.get("/api/search", params={"limit": 10, "page": 3})
+    else:
+        token = None
+        for _ in range(2):
+            body = client.get(
+                f"{APIS}/default/dashboards", params={"limit": 10, "continue": token or ""}
+            ).json()
+            token = body["metadata"]["continue"]
+        res = client.get(f"{APIS}/default/dashboards", params={"limit": 10, "continue": token})
+    assert res.status_code == 500 and res.json() == {"message": "internal error"}
+    sb.fail_listing_after = None
+    assert client.get("/api/search", params={"limit": 10, "page": 3}).status_code == 200
+
+
+@pytest.mark.parametrize("api", ["legacy", "apis"])
+def test_truncate_listing_after(sb: GrafanaSandbox, client: httpx.Client, api: str) -> None:
+    for n in range(30):
+        sb.add_dashboard(board(f"B{n:02}"))
+    sb.truncate_listing_after = 10
+    if api == "legacy":
+        assert len(client.get("/api/search", params={"limit": 10}).json()) == 10
+        res = client.get("/api/search", params={"limit": 10, "page": 2})
+    else:
+        first = client.get(f"{APIS}/default/dashboards", params={"limit": 10}).json()
+        res = client.get(
+            f"{APIS}/default/dashboards", params={"limit": 10, "continue": first["metadata"]["continue"]}
+        )
+    assert res.status_code == 200
+    assert int(res.headers["Content-Length"]) == len(res.content) > 0
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(res.content)
+
+
+# -- hostile uids, request log ------------------------------------------------------------------
+
+
+HOSTILE = [
+    "../../etc/passwd",
+    "..",
+    ".",
+    "a/b",
+    "100%",
+    "sp ace",
+    "tab\tnew\nline",
+    "é✓\U0001f600",
+    "?x=1#f",
+    "+plus",
+]
+
+
+def test_hostile_uids_round_trip(sb: GrafanaSandbox, client: httpx.Client) -> None:
+    sb.add_folder("we/ird %", "Weird folder")
+    for n, uid in enumerate(HOSTILE):
+        sb.add_dashboard(board(f"Hostile {n}", uid=uid), folder_uid="we/ird %")
+    assert client.get(f"/api/folders/{seg('we/ird %')}").json()["uid"] == "we/ird %"
+    hits = page_all_search(client, "dash-db", 3)
+    assert sorted(h["uid"] for h in hits) == sorted(HOSTILE)
+    assert sorted(list_all_apis(client, limit=3)[0]) == sorted(HOSTILE)
+    for uid in HOSTILE:
+        got = client.get(f"/api/dashboards/uid/{seg(uid)}")
+        assert got.status_code == 200, uid
+        model = got.json()["dashboard"]
+        assert model["uid"] == uid
+        assert client.get(f"{APIS}/default/dashboards/{seg(uid)}").json()["metadata"]["name"] == uid
+        assert client.get(f"/api/dashboards/uid/{seg(uid)}/permissions").status_code == 200
+        assert client.delete(f"/api/dashboards/uid/{seg(uid)}").status_code == 200
+        del model["id"]
+        del model["version"]
+        restored = client.post("/api/dashboards/db", json={"dashboard": model, "folderUid": "we/ird %"})
+        assert restored.json()["uid"] == uid
+    assert sorted(sb.dashboards()) == sorted(HOSTILE)
+    # The Python API takes any uid, even ones the HTTP API would refuse.
+    long_uid = "\x07é%2F/\\\u202e" + "\U0001f600" * 33
+    sb.add_dashboard(board("Long", uid=long_uid))
+    assert client.get(f"/api/dashboards/uid/{seg(long_uid)}").json()["dashboard"]["uid"] == long_uid
+
+
+def test_request_log(sb: GrafanaSandbox, client: httpx.Client) -> None:
+    sb.add_org("Two")
+    client.get("/api/search", params={"type": "dash-db", "limit": 3}, headers={"X-Grafana-Org-Id": "2"})
+    client.post("/api/dashboards/db", json={"dashboard": board("Logged")}, headers={"X-Grafana-Org-Id": "2"})
+    client.get("/api/nowhere")
+    search, post, unknown = sb.requests
+    assert (search.method, search.path, search.status) == ("GET", "/api/search", 200)
+    assert search.query == {"type": ["dash-db"], "limit": ["3"]}
+    assert search.headers["X-Grafana-Org-Id"] == "2" and search.auth_scheme == "Bearer"
+    assert post.json["dashboard"]["title"] == "Logged" and post.status == 200
+    assert unknown.status == 404 and unknown.time >= search.time
+    assert sb.write_requests() == [post]
+    sb.clear_requests()
+    assert sb.requests == []
+
+
+# -- Python API -----------------------------------------------------------------------------------
+
+
+def test_python_api(sb: GrafanaSandbox) -> None:
+    sb.add_folder("pf", "PF")
+    uid = sb.add_dashboard(board("Py"), folder_uid="pf")
+    model = sb.get_dashboard(uid)
+    assert model is not None and model["version"] == 1 and "id" not in model
+    model["title"] = "mutated copy"
+    assert sb.get_dashboard(uid)["title"] == "Py"  # type: ignore[index]
+    sb.update_dashboard(uid, {"description": "d"})
+    assert sb.get_dashboard(uid)["version"] == 2  # type: ignore[index]
+    with pytest.raises(ValueError, match="already exists"):
+        sb.add_dashboard(board("Dup", uid=uid))
+    with pytest.raises(KeyError):
+        sb.add_dashboard(board("Nowhere"), folder_uid="missing")
+    with pytest.raises(ValueError, match="user not found"):
+        sb.set_permissions("dashboard", uid, [{"userId": 42, "permission": 1}])
+    sb.set_permissions("dashboard", uid, [{"role": "Viewer", "permission": 1}])
+    assert sb.permissions("dashboard", uid)[0]["role"] == "Viewer"
+    sb.add_user("zoe")
+    team = sb.add_team("Zed")
+    assert sb.add_team("Zed") == team
+    sb.wipe()
+    assert sb.dashboards() == [] and sb.folders() == []
+    assert sb.add_user("zoe") > 1  # users survive a wipe
+    assert sb.get_dashboard(uid) is None
+
+
+# -- the base server ------------------------------------------------------------------------------
+
+
+class Echo(SandboxServer):
+    """A minimal subclass: one route, one failing route, token auth via a header."""
+
+    def __init__(self, **knobs: Any) -> None:
+        super().__init__(**knobs)
+        self.route("POST", r"/echo/(?P<name>[^/]+)", self.echo)
+        self.route("GET", r"/boom", self.boom)
+        self.route("GET", r"/teapot", self.teapot)
+
+    def authenticate(self, request: Request) -> str | None:
+        return "ok" if request.header("X-Key") == "k" else None
+
+    def echo(self, request: Request) -> Response:
+        return json_response({"name": request.params["name"], "json": request.json, "q": request.query})
+
+    def boom(self, request: Request) -> Response:
+        raise RuntimeError("handler bug")
+
+    def teapot(self, request: Request) -> Response:
+        raise HTTPError(418, {"message": "short and stout"}, {"X-Why": "because"})
+
+
+def test_base_server_routing_errors_and_keep_alive() -> None:
+    with Echo() as server:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+        try:
+
+            def call(method: str, path: str, body: bytes | None = None) -> tuple[int, dict[str, str], bytes]:
+                headers = {"X-Key": "k", "Content-Type": "application/json"}
+                conn.request(method, path, body=body, headers=headers)
+                res = conn.getresponse()
+                data = res.read()
+                assert int(res.headers["Content-Length"]) == len(data)
+                return res.status, dict(res.headers), data
+
+            status, _, data = call("POST", "/echo/a%2Fb?x=1&x=2", b'{"k": [1]}')
+            assert status == 200
+            assert json.loads(data) == {"name": "a/b", "json": {"k": [1]}, "q": {"x": ["1", "2"]}}
+            assert call("GET", "/boom")[0] == 500
+            assert call("POST", "/echo/x", b"{not json")[:1] == (400,)
+            status, headers, _ = call("GET", "/teapot")
+            assert status == 418 and headers["X-Why"] == "because"
+            assert json.loads(call("GET", "/nothing")[2]) == {"message": "Not found"}
+            # All of the above went over one keep-alive connection.
+            assert len(server._connections) == 1
+        finally:
+            conn.close()
+        assert httpx.get(f"{server.url}/teapot").status_code == 401
+    server.stop()  # idempotent
+    assert not server.running
+
+
+def test_base_server_restart_and_latency() -> None:
+    server = Echo(latency=0.05).start()
+    port = server.port
+    started = time.monotonic()
+    assert httpx.get(f"{server.url}/teapot", headers={"X-Key": "k"}).status_code == 418
+    assert time.monotonic() - started >= 0.05
+    server.stop()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{server.url}/teapot")
+    server.start()
+    try:
+        assert server.port == port
+        assert httpx.get(f"{server.url}/teapot", headers={"X-Key": "k"}).status_code == 418
+    finally:
+        server.stop()
+
+
+def test_concurrent_clients_with_latency(sb: GrafanaSandbox) -> None:
+    uids = [sb.add_dashboard(board(f"C{n}")) for n in range(40)]
+    sb.latency = 0.05
+    errors: list[str] = []
+
+    def worker(part: list[str]) -> None:
+        with httpx.Client(base_url=sb.url, headers={"Authorization": f"Bearer {TOKEN}"}) as c:
+            for uid in part:
+                res = c.get(f"/api/dashboards/uid/{uid}")
+                if res.status_code != 200 or res.json()["dashboard"]["uid"] != uid:
+                    errors.append(uid)
+
+    threads = [threading.Thread(target=worker, args=(uids[i::8],)) for i in range(8)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - started
+    assert errors == []
+    # 5 requests per client at 50 ms each: served concurrently, not one after another (40 x 50 ms).
+    assert elapsed < 1.2
