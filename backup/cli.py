@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
@@ -16,14 +18,21 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from backup.config import Config, load_config
+from backup.config import Config, GrafanaSourceConfig, load_config
 from backup.errors import DashvaultError, NotFoundError
 from backup.logs import setup_logging
+from backup.metrics import write_textfile
 from backup.run import BackupRun, RunReport
+from backup.schedule import Scheduler
 from backup.sources import check_source, make_collectors, open_store
+from restore.plan import Action, Outcome, Policy, RestorePlan, build_plan, execute
+from restore.select import choose_snapshot, newest_entries, select
+from restore.targets import make_target, org_map_for
 from storage.diff import diff_manifests, unified
-from storage.model import Entry, Manifest, SnapshotInfo
+from storage.model import Entry, Manifest, SnapshotInfo, short_id
+from storage.retention import KeepPolicy
 from storage.store import Store, resolve_snapshot
+from storage.verify import VerifyReport, verify_store
 
 app = typer.Typer(
     name="dashvault",
@@ -139,7 +148,7 @@ def check() -> None:
         store = open_store(config.storage)
         snaps = store.snapshots()
         last = (
-            f"last snapshot {snaps[0].id[:12]} at {snaps[0].time.isoformat()}"
+            f"last snapshot {short_id(snaps[0].id)} at {snaps[0].time.isoformat()}"
             if snaps
             else "no snapshots yet"
         )
@@ -185,6 +194,29 @@ def print_run(report: RunReport) -> None:
         out.print("no changes: no snapshot written")
 
 
+def run_backup(
+    config: Config, names: list[str], *, allow_mass_delete: bool = False, stop: threading.Event | None = None
+) -> RunReport:
+    """One backup run of the named sources (all when empty), then the metrics textfile if configured."""
+    run = BackupRun(
+        open_store(config.storage),
+        make_collectors(config, names),
+        max_delete_fraction=config.storage.max_delete_fraction,
+        allow_mass_delete=allow_mass_delete,
+        stop=stop,
+    )
+    report = run.execute()
+    if config.metrics.textfile is not None:
+        try:
+            write_textfile(config.metrics.textfile, report, ended=time.time())
+        except OSError as exc:
+            log.error(
+                "cannot write the metrics textfile",
+                extra={"event": "metrics.failed", "path": str(config.metrics.textfile), "error": str(exc)},
+            )
+    return report
+
+
 @app.command()
 @fails_cleanly
 def backup(
@@ -201,14 +233,7 @@ def backup(
     names = source or []
     for n in names:
         config.source(n)
-    collectors = make_collectors(config, names)
-    run = BackupRun(
-        _store(),
-        collectors,
-        max_delete_fraction=config.storage.max_delete_fraction,
-        allow_mass_delete=allow_mass_delete,
-    )
-    report = run.execute()
+    report = run_backup(config, names, allow_mass_delete=allow_mass_delete)
     if as_json:
         emit_json(
             {
@@ -225,6 +250,41 @@ def backup(
     else:
         print_run(report)
     raise typer.Exit(report.exit_code)
+
+
+@app.command("run")
+@fails_cleanly
+def run_cmd(
+    max_runs: Annotated[
+        int | None, typer.Option("--max-runs", hidden=True, help="Stop after this many runs.")
+    ] = None,
+) -> None:
+    """Back up now and then on the [schedule] of the config, until SIGTERM or SIGINT."""
+    config = state.load()
+
+    def one_run(names: list[str], stop: threading.Event) -> RunReport:
+        report = run_backup(config, names, stop=stop)
+        for name, r in sorted(report.sources.items()):
+            st = r.status
+            level = logging.INFO if st.complete and not r.failures else logging.WARNING
+            log.log(
+                level,
+                "source backed up" if level == logging.INFO else f"source incomplete: {st.error}",
+                extra={
+                    "event": "source.done",
+                    "source": name,
+                    "complete": st.complete,
+                    "items": st.items,
+                    "added": st.added,
+                    "changed": st.changed,
+                    "deleted": st.deleted,
+                    "failed": st.failed,
+                    "snapshot": report.snapshot.id if report.snapshot else None,
+                },
+            )
+        return report
+
+    raise typer.Exit(Scheduler(config, one_run, max_runs=max_runs).loop())
 
 
 # -- audit ------------------------------------------------------------------------------------
@@ -249,7 +309,7 @@ def snapshots(
             f"{n} +{st.added} ~{st.changed} -{st.deleted}{'' if st.complete else ' INCOMPLETE'}"
             for n, st in sorted(s.sources.items())
         )
-        table.add_row(s.id[:12], _when(s.time), summary)
+        table.add_row(short_id(s.id), _when(s.time), summary)
     out.print(table)
 
 
@@ -315,7 +375,7 @@ def log_cmd(
         table.add_column(col)
     for r in rows:
         table.add_row(
-            r["snapshot"][:12],
+            short_id(r["snapshot"]),
             _when(datetime.fromisoformat(r["time"])),
             r["change"],
             (r["hash"] or "")[:12],
@@ -338,7 +398,7 @@ def show(
     snap = resolve_snapshot(store, snapshot)
     entry = _find(store.manifest(snap.id), key, source, kind)
     if entry is None:
-        raise NotFoundError(f"no item with key {key!r} in snapshot {snap.id[:12]}")
+        raise NotFoundError(f"no item with key {key!r} in snapshot {short_id(snap.id)}")
     emit_json(store.load(snap.id, entry))
 
 
@@ -360,8 +420,8 @@ def diff(
         return unified(
             store.load(a.id, old),
             store.load(b.id, new),
-            old_label=f"{a.id[:12]}/{old.source}/{old.kind}/{old.key}",
-            new_label=f"{b.id[:12]}/{new.source}/{new.kind}/{new.key}",
+            old_label=f"{short_id(a.id)}/{old.source}/{old.kind}/{old.key}",
+            new_label=f"{short_id(b.id)}/{new.source}/{new.kind}/{new.key}",
         )
 
     if as_json:
@@ -379,7 +439,7 @@ def diff(
         )
         return
     out.print(
-        f"{a.id[:12]} -> {b.id[:12]}: "
+        f"{short_id(a.id)} -> {short_id(b.id)}: "
         f"{len(d.added)} added, {len(d.changed)} changed, {len(d.deleted)} deleted",
         markup=False,
     )
@@ -391,6 +451,265 @@ def diff(
     if not stat:
         for old, new in d.changed:
             sys.stdout.write(patch(old, new))
+
+
+# -- restore ----------------------------------------------------------------------------------
+
+
+def print_plan(plan: RestorePlan, *, dry_run: bool) -> None:
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(plan.counts().items()))
+    verb = "would restore" if dry_run else "restored"
+    table = Table(title=f"{plan.target}: {verb} from snapshot {short_id(plan.snapshot.id)} ({counts})")
+    for col in ("result" if not dry_run else "action", "kind", "key", "title", "detail"):
+        table.add_column(col)
+    identical = 0
+    for item in plan.items:
+        state = item.action.value if dry_run else item.outcome.value
+        if item.action is Action.SKIP and (dry_run or item.outcome is Outcome.SKIPPED):
+            identical += 1
+            continue
+        detail = item.reason if dry_run else item.detail
+        key = item.target_key if not item.new_key else f"{item.target_key} -> {item.new_key}"
+        table.add_row(state, item.entry.kind, key, item.entry.title, detail)
+    if identical:
+        table.caption = f"{identical} items already identical (or existing parents) not shown"
+    out.print(table)
+
+
+@app.command()
+@fails_cleanly
+def restore(
+    snapshot: Annotated[
+        str | None, typer.Option("--snapshot", help="Snapshot id, prefix or 'latest'.")
+    ] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="Newest snapshot at or before this ISO time.")
+    ] = None,
+    source: Annotated[str | None, typer.Option("--source", help="Only this source.")] = None,
+    key: Annotated[list[str] | None, typer.Option("--key", help="Only this item (repeatable).")] = None,
+    folder: Annotated[
+        str | None, typer.Option("--folder", help="A folder uid and everything under it.")
+    ] = None,
+    to: Annotated[str | None, typer.Option("--to", help="Restore into this other configured source.")] = None,
+    on_conflict: Annotated[
+        Policy, typer.Option("--on-conflict", help="What to do when the live object changed.")
+    ] = Policy.SKIP,
+    no_permissions: Annotated[
+        bool, typer.Option("--no-permissions", help="Skip permissions and shares.")
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan, write nothing.")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Restore a snapshot, or some of its items, into the live sources."""
+    config = state.load()
+    store = _store()
+    snap = choose_snapshot(store, snapshot, at)
+    manifest = store.manifest(snap.id)
+    in_snapshot = sorted({e.source for e in manifest.entries})
+    if source is not None:
+        if source not in in_snapshot:
+            raise NotFoundError(f"snapshot {short_id(snap.id)} has no items of source {source!r}")
+        names = [source]
+    else:
+        names = [n for n in in_snapshot if n in config.source_names or to]
+    if to is not None and len(names) != 1:
+        raise NotFoundError("--to needs exactly one source to restore from: give --source")
+    selections = []
+    for name in names:
+        try:
+            sel = select(manifest, name, keys=key or (), folder=folder)
+        except NotFoundError:
+            if len(names) == 1:
+                raise
+            continue
+        if no_permissions:
+            sel.selected = [e for e in sel.selected if e.kind not in ("permissions", "shares")]
+        selections.append((name, sel))
+    if (key or folder) and not selections:
+        raise NotFoundError("nothing in the snapshot matches the given --key/--folder")
+
+    plans = []
+    for name, sel in selections:
+        target_config = config.source(to or name)
+        org_map: dict[int, int] = {}
+        if to and isinstance(target_config, GrafanaSourceConfig):
+            orgs = {int(e.key.partition("/")[0]) for e in sel.selected if "/" in e.key}
+            src_config = config.source(name) if name in config.source_names else target_config
+            if isinstance(src_config, GrafanaSourceConfig):
+                org_map = org_map_for(src_config, target_config, orgs)
+        target = make_target(target_config, snapshot=snap, org_map=org_map)
+        newest = newest_entries(store, target_config.name)
+        plan = build_plan(
+            snap,
+            sel.selected,
+            target,
+            policy=on_conflict,
+            newest=newest,
+            dependencies=sel.dependencies,
+            depth=sel.depth,
+            concurrency=target_config.concurrency,
+        )
+        plans.append((plan, target, newest, sel, target_config.concurrency))
+
+    blocked = on_conflict is Policy.FAIL and any(p.conflicts for p, *_ in plans)
+    if not dry_run and not blocked:
+        for plan, target, newest, sel, concurrency in plans:
+            execute(
+                plan,
+                target,
+                lambda e: store.load(snap.id, e),
+                newest=newest,
+                depth=sel.depth,
+                concurrency=concurrency,
+            )
+    for _, target, *_ in plans:
+        target.close()
+
+    if as_json:
+        emit_json(
+            {
+                "snapshot": snap.id,
+                "dry_run": dry_run or blocked,
+                "blocked": blocked,
+                "plans": [p.as_json() for p, *_ in plans],
+            }
+        )
+    else:
+        for plan, *_ in plans:
+            print_plan(plan, dry_run=dry_run or blocked)
+        if blocked:
+            n = sum(len(p.conflicts) for p, *_ in plans)
+            err.print(f"error: {n} conflicts and --on-conflict fail: nothing was written", markup=False)
+    failed = any(p.failed for p, *_ in plans)
+    raise typer.Exit(1 if failed or blocked else 0)
+
+
+# -- integrity and retention ------------------------------------------------------------------
+
+
+def _verify_json(report: VerifyReport) -> dict[str, Any]:
+    return {
+        "ok": report.ok,
+        "read_data": report.read_data,
+        "snapshots": report.snapshots,
+        "references": report.references,
+        "contents": report.contents,
+        "unreferenced": report.unreferenced,
+        "problems": [
+            {
+                "hash": p.hash,
+                "problem": p.problem,
+                "location": p.location,
+                "error": p.error,
+                "references": [r.__dict__ for r in p.references],
+            }
+            for p in report.problems
+        ],
+        "manifests": [m.__dict__ for m in report.manifests],
+    }
+
+
+@app.command()
+@fails_cleanly
+def verify(
+    read_data: Annotated[
+        bool, typer.Option("--read-data", help="Also download every blob and check its hash.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Check that every snapshot's references exist (exit 1 naming what is missing or corrupt)."""
+    store = _store()
+    report = verify_store(store, read_data=read_data)
+    if as_json:
+        emit_json(_verify_json(report))
+    else:
+        checked = "read and hashed" if report.read_data else "present"
+        out.print(
+            f"{store.describe()}: {report.snapshots} snapshots, {report.references} item references, "
+            f"{report.contents} distinct contents {checked}",
+            markup=False,
+        )
+        for m in report.manifests:
+            out.print(f"UNREADABLE snapshot {m.snapshot}: {m.error}", markup=False)
+        for p in report.problems:
+            out.print(f"{p.problem.upper()} {p.location}: {p.error}", markup=False)
+            for r in p.references:
+                out.print(f"  used by {r.snapshot} {r.source} {r.kind} {r.key}  {r.title}", markup=False)
+        if report.unreferenced:
+            out.print(f"{report.unreferenced} blobs are used by no snapshot (prune removes them)")
+        if report.ok:
+            out.print("ok: no problems found")
+    if not report.ok:
+        n = len(report.problems) + len(report.manifests)
+        err.print(f"error: verify found {n} problems in {store.describe()}", markup=False)
+        raise typer.Exit(1)
+
+
+def _size(n: int) -> str:
+    if n < 1024:
+        return f"{n} B"
+    size = float(n)
+    unit = "B"
+    for unit in ("KB", "MB", "GB"):  # noqa: B007 - the unit the loop stops at is the answer
+        size /= 1024
+        if size < 1024:
+            break
+    return f"{size:.1f} {unit}"
+
+
+@app.command()
+@fails_cleanly
+def prune(
+    *,
+    keep_last: Annotated[int, typer.Option("--keep-last", min=-1, help="Keep the N newest.")] = 0,
+    keep_daily: Annotated[
+        int, typer.Option("--keep-daily", min=-1, help="Keep the newest of each of N days.")
+    ] = 0,
+    keep_weekly: Annotated[
+        int, typer.Option("--keep-weekly", min=-1, help="Keep the newest of each of N weeks.")
+    ] = 0,
+    keep_monthly: Annotated[
+        int, typer.Option("--keep-monthly", min=-1, help="Keep the newest of each of N months.")
+    ] = 0,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would go; delete nothing.")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Forget snapshots no --keep-* rule keeps (-1: no limit), then the blobs only they used (s3)."""
+    policy = KeepPolicy(last=keep_last, daily=keep_daily, weekly=keep_weekly, monthly=keep_monthly)
+    if policy.empty:
+        err.print(
+            "error: give at least one of --keep-last, --keep-daily, --keep-weekly, --keep-monthly",
+            markup=False,
+        )
+        raise typer.Exit(2)
+    report = _store().prune(policy, dry_run=dry_run)
+    if as_json:
+        emit_json(
+            {
+                "dry_run": report.dry_run,
+                "keep": [
+                    {"id": s.id, "time": s.time.isoformat(), "reasons": reasons} for s, reasons in report.kept
+                ],
+                "remove": [{"id": s.id, "time": s.time.isoformat()} for s in report.removed],
+                "blobs_kept": report.blobs_kept,
+                "blobs_removed": report.blobs_removed,
+                "bytes_removed": report.bytes_removed,
+            }
+        )
+        return
+    rows = [(s, "keep", ", ".join(reasons)) for s, reasons in report.kept]
+    rows += [(s, "remove", "") for s in report.removed]
+    table = Table(title=f"prune{' (dry run)' if report.dry_run else ''}: {len(rows)} snapshots")
+    for col in ("id", "time", "action", "kept by"):
+        table.add_column(col)
+    for s, action, reasons in sorted(rows, key=lambda r: r[0].time, reverse=True):
+        table.add_row(s.id, _when(s.time), action, reasons)
+    out.print(table)
+    verb = "would remove" if report.dry_run else "removed"
+    out.print(
+        f"{verb} {len(report.removed)} snapshots and {report.blobs_removed} blobs "
+        f"({_size(report.bytes_removed)}); {len(report.kept)} snapshots and {report.blobs_kept} blobs kept"
+    )
 
 
 def _load_plugins() -> None:

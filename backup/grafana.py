@@ -187,6 +187,96 @@ class GrafanaClient:
         status, data = self.call("GET", self._apis_path(org, name), ok=(200, 404))
         return _dict(data, "dashboard resource") if status == 200 else None
 
+    # -- writes (restore) ---------------------------------------------------------------------
+    # Each returns (status, body) for the statuses a restore must tell apart; others raise.
+
+    def create_folder(self, org: int, uid: str, title: str, parent_uid: str) -> tuple[int, Any]:
+        body: dict[str, Any] = {"uid": uid, "title": title}
+        if parent_uid:
+            body["parentUid"] = parent_uid
+        return self.call("POST", "/api/folders", json=body, headers=self._org(org), ok=(200, 409, 412))
+
+    def update_folder(
+        self, org: int, uid: str, title: str, *, version: Any, overwrite: bool
+    ) -> tuple[int, Any]:
+        body = {"title": title, "version": version, "overwrite": overwrite}
+        return self.call(
+            "PUT", f"/api/folders/{seg(uid)}", json=body, headers=self._org(org), ok=(200, 409, 412)
+        )
+
+    def move_folder(self, org: int, uid: str, parent_uid: str) -> tuple[int, Any]:
+        body = {"parentUid": parent_uid or None}
+        return self.call("POST", f"/api/folders/{seg(uid)}/move", json=body, headers=self._org(org))
+
+    def save_dashboard(
+        self, org: int, model: dict[str, Any], folder_uid: str, *, message: str, overwrite: bool
+    ) -> tuple[int, Any]:
+        """`POST /api/dashboards/db`; 412 (version-mismatch, name-exists) comes back to the caller."""
+        body = {"dashboard": model, "folderUid": folder_uid, "message": message, "overwrite": overwrite}
+        return self.call("POST", "/api/dashboards/db", json=body, headers=self._org(org), ok=(200, 412))
+
+    def create_resource(
+        self, org: int, name: str, spec: dict[str, Any], folder_uid: str, *, message: str
+    ) -> tuple[int, Any]:
+        body = {"metadata": {"name": name, "annotations": _annotations(folder_uid, message)}, "spec": spec}
+        return self.call("POST", self._apis_path(org), json=body, ok=(200, 201, 409))
+
+    def update_resource(
+        self,
+        org: int,
+        name: str,
+        spec: dict[str, Any],
+        folder_uid: str,
+        *,
+        message: str,
+        resource_version: str,
+    ) -> tuple[int, Any]:
+        """`PUT` with the live resourceVersion, so a concurrent edit answers 409 instead of being lost."""
+        metadata = {
+            "name": name,
+            "resourceVersion": resource_version,
+            "annotations": _annotations(folder_uid, message),
+        }
+        body = {"metadata": metadata, "spec": spec}
+        return self.call("PUT", self._apis_path(org, name), json=body, ok=(200, 409))
+
+    def set_permissions(self, org: int, kind: str, uid: str, items: list[dict[str, Any]]) -> None:
+        base = "/api/folders" if kind == "folder" else "/api/dashboards/uid"
+        self.call("POST", f"{base}/{seg(uid)}/permissions", json={"items": items}, headers=self._org(org))
+
+    def user_id(self, org: int, login: str) -> int | None:
+        status, data = self.call(
+            "GET", "/api/users/lookup", params={"loginOrEmail": login}, headers=self._org(org), ok=(200, 404)
+        )
+        return int(data["id"]) if status == 200 and isinstance(data, dict) and "id" in data else None
+
+    def team_id(self, org: int, uid: str | None, name: str | None) -> int | None:
+        data = self.get(
+            "/api/teams/search", params={"name": name or "", "perpage": 1000}, headers=self._org(org)
+        )
+        teams = [t for t in (data or {}).get("teams") or [] if isinstance(t, dict)]
+        for t in teams:
+            if uid and t.get("uid") == uid:
+                return int(t["id"])
+        named = [t for t in teams if name and t.get("name") == name]
+        return int(named[0]["id"]) if len(named) == 1 else None
+
+    def find_dashboard_uid(self, org: int, title: str, folder_uid: str) -> str | None:
+        """The uid of the dashboard with this exact title in a folder (to explain a name clash)."""
+        params: dict[str, Any] = {"type": "dash-db", "query": title, "limit": 100}
+        hits = _list(self.get("/api/search", params=params, headers=self._org(org)), "/api/search")
+        for h in hits:
+            if isinstance(h, dict) and h.get("title") == title and (h.get("folderUid") or "") == folder_uid:
+                return str(h["uid"])
+        return None
+
+
+def _annotations(folder_uid: str, message: str) -> dict[str, str]:
+    out = {"grafana.app/message": message}
+    if folder_uid:
+        out["grafana.app/folder"] = folder_uid
+    return out
+
 
 def _list(data: Any, what: str) -> list[Any]:
     if not isinstance(data, list):
@@ -294,6 +384,7 @@ def permissions_item(
         key=f"{org}/{uid}",
         title=title,
         content={"object": kind, "uid": uid, "items": acl_items(raw)},
+        meta={"object": kind},
     )
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from time import monotonic
 from typing import Protocol
 
 from backup.errors import DashvaultError
@@ -63,6 +64,7 @@ class RunReport:
     time: datetime
     snapshot: SnapshotInfo | None
     sources: dict[str, SourceReport]
+    duration: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -90,6 +92,12 @@ def entry_for(item: Item) -> tuple[Entry, dict[str, object]]:
     return entry, content
 
 
+class RunInterrupted(DashvaultError):
+    """The run was asked to stop (SIGTERM): nothing was written, which is a clean exit."""
+
+    exit_code = 0
+
+
 class BackupRun:
     """Runs collectors against a store and makes at most one snapshot."""
 
@@ -100,16 +108,19 @@ class BackupRun:
         *,
         max_delete_fraction: float = 0.5,
         allow_mass_delete: bool = False,
+        stop: threading.Event | None = None,
     ) -> None:
         self.store = store
         self.collectors = list(collectors)
         self.max_delete_fraction = max_delete_fraction
         self.allow_mass_delete = allow_mass_delete
         self._lock = threading.Lock()
+        self.stop = stop or threading.Event()
 
     def execute(self) -> RunReport:
         run_id = new_run_id()
-        time = datetime.now(UTC).replace(microsecond=0)
+        time = datetime.now(UTC)
+        started = monotonic()
         with self.store.begin() as writer:
             previous = writer.previous
             prev_entries = previous.entries if previous else []
@@ -123,6 +134,9 @@ class BackupRun:
                     for c in self.collectors
                 ]
                 results = [f.result() for f in futures]
+            if self.stop.is_set():
+                writer.abort()
+                raise RunInterrupted("backup run interrupted: no snapshot written, the last one is intact")
             entries: list[Entry] = []
             sources: dict[str, SourceStatus] = {}
             changes = Changes()
@@ -143,7 +157,13 @@ class BackupRun:
                 st.complete and not previous.sources.get(name, st).complete for name, st in sources.items()
             )
             snapshot = writer.commit(manifest, changes, force=recovered)
-        result = RunReport(run=run_id, time=time, snapshot=snapshot, sources={r.name: r for r in reports})
+        result = RunReport(
+            run=run_id,
+            time=time,
+            snapshot=snapshot,
+            sources={r.name: r for r in reports},
+            duration=monotonic() - started,
+        )
         log.info(
             "run finished",
             extra={"event": "run.finished", "snapshot": snapshot.id if snapshot else None, "ok": result.ok},
@@ -157,8 +177,11 @@ class BackupRun:
         status = SourceStatus()
         report = SourceReport(name=name, status=status)
         seen: dict[tuple[str, str], Entry] = {}
+        stream = collector.collect(previous.keys())
         try:
-            for got in collector.collect(previous.keys()):
+            for got in stream:
+                if self.stop.is_set():
+                    break  # the item in flight is done; the rest of the run is abandoned
                 if isinstance(got, ItemFailure):
                     report.failures.append(got)
                     log.warning(
@@ -183,6 +206,11 @@ class BackupRun:
             status.complete = False
             status.error = f"{name}: unexpected error: {exc!r}"
             log.exception("source crashed", extra={"event": "source.crashed", "source": name})
+        finally:
+            # Stops the collector's fetch pool now rather than whenever the generator is collected.
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
 
         failed = {(f.kind, f.key) for f in report.failures}
         entries = list(seen.values())

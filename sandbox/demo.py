@@ -77,7 +77,11 @@ def run_demo(app: typer.Typer, dashboards: int = 40) -> int:
         demo.step("First backup into a new git repository")
         demo.run("backup")
 
-        edited, deleted = population.dashboards[0], population.dashboards[1]
+        # The one to delete has an ACL of its own, so the restore shows permissions coming back too.
+        deleted = next(
+            (u for u in population.dashboards if u in population.with_permissions), population.dashboards[1]
+        )
+        edited = next(u for u in population.dashboards if u != deleted)
         demo.step(f"Someone edits dashboard {edited} and adds a dashboard")
         grafana.update_dashboard(edited, {"description": "edited during the demo"})
         grafana.add_dashboard({"title": "Demo: a new dashboard", "panels": []})
@@ -94,6 +98,21 @@ def run_demo(app: typer.Typer, dashboards: int = 40) -> int:
         demo.run("backup")
         demo.step("The deleted dashboard is still in every earlier snapshot")
         demo.run("log", deleted)
+
+        demo.step(f"Restore {deleted} from the snapshot before the deletion: same uid, folder, permissions")
+        before_delete = GitStore(workdir / "backups").snapshots()[1].id[:12]
+        demo.run("restore", "--snapshot", before_delete, "--key", deleted, "--dry-run")
+        demo.run("restore", "--snapshot", before_delete, "--key", deleted)
+        back = grafana.get_dashboard(deleted)
+        if back is None:
+            demo.failures += 1
+            console.print(f"[red]{deleted} was not restored[/]")
+        else:
+            console.print(
+                f"{deleted} is back: {back.get('title')!r} in folder {grafana.dashboard_folder(deleted)!r}"
+            )
+        demo.step("A backup now records it again")
+        demo.run("backup")
 
         elapsed = time.monotonic() - started
         if demo.failures:

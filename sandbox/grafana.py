@@ -295,6 +295,9 @@ class GrafanaSandbox(SandboxServer):
         self.fail_listing_after = fail_listing_after
         self.truncate_listing_after = truncate_listing_after
         self.grafana_version = grafana_version
+        #: uid -> changes applied just before the next write to that dashboard arrives, as if
+        #: someone saved it between a client's read and its write (optimistic-concurrency tests).
+        self.edit_before_write: dict[str, dict[str, Any]] = {}
         self.lock = threading.RLock()
         self._uid_rng = random.Random(seed)
         self._rv = 0
@@ -837,6 +840,11 @@ class GrafanaSandbox(SandboxServer):
 
     # -- legacy handlers ---------------------------------------------------------------------------
 
+    def _concurrent_edit(self, org: int, uid: str) -> None:
+        changes = self.edit_before_write.pop(uid, None)
+        if changes is not None and uid in self._org_by_id(org).dashboards:
+            self.update_dashboard(uid, changes, org=org)
+
     def _health(self, req: Request) -> Response:
         return json_response({"commit": "sandbox", "database": "ok", "version": self.grafana_version})
 
@@ -956,6 +964,8 @@ class GrafanaSandbox(SandboxServer):
             raise HTTPError(400, {"message": "uid too long, max 40 characters", "status": "invalid-uid"})
         with self.lock:
             org = self._org(req)
+            if isinstance(uid, str):
+                self._concurrent_edit(org.id, uid)
             folder_uid = body.get("folderUid")
             if folder_uid in (None, ""):
                 folder_id = body.get("folderId")
@@ -1485,6 +1495,7 @@ class GrafanaSandbox(SandboxServer):
             )
         with self.lock:
             org = self._ns_org(req.params["ns"])
+            self._concurrent_edit(org.id, name)
             d = org.dashboards.get(name)
             if d is None:
                 raise _k8s_error(

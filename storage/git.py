@@ -14,6 +14,7 @@ import json
 import os
 import re
 import subprocess
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -28,6 +29,8 @@ from storage.errors import CorruptDataError, NotFoundError, StoreError, StoreLoc
 from storage.hashing import content_hash, pretty
 from storage.model import Changes, Entry, Manifest, SnapshotInfo, SourceStatus
 from storage.paths import key_path
+from storage.retention import KeepPolicy
+from storage.store import PruneReport
 
 MANIFEST_PATH = ".dashvault/manifest.json"
 TRAILER_PREFIX = "Dashvault-"
@@ -53,6 +56,8 @@ class GitStore:
         self.remote = remote
         self._branch = branch
         self._repo: git.Repo | None = None
+        # gitpython's persistent `cat-file --batch` process serves one request at a time.
+        self._read_lock = threading.Lock()
 
     def describe(self) -> str:
         return f"git store {self.path}"
@@ -113,7 +118,8 @@ class GitStore:
 
     def _read_blob(self, rev_path: str) -> bytes:
         try:
-            _, _, _, data = self.repo.git.get_object_data(rev_path)
+            with self._read_lock:
+                _, _, _, data = self.repo.git.get_object_data(rev_path)
         except (git.GitCommandError, ValueError) as exc:
             raise NotFoundError(f"{self.describe()}: {rev_path} not found") from exc
         return bytes(data)
@@ -160,6 +166,12 @@ class GitStore:
         if self._repo is None:
             self._repo = self._open(create=True)
         return GitSnapshotWriter(self)
+
+    def prune(self, policy: KeepPolicy, *, dry_run: bool = False) -> PruneReport:
+        """Not available: rewriting a git history would change every later snapshot's id."""
+        raise StoreError(
+            f"{self.describe()}: the git backend keeps the full history; prune applies to the s3 backend"
+        )
 
 
 class GitSnapshotWriter:

@@ -14,6 +14,13 @@ FORMAT_VERSION = 1
 KIND_ORDER = ("folder", "dashboard", "permissions", "shares")
 
 
+def short_id(snapshot_id: str) -> str:
+    """How a snapshot id is shown: 12 digits of a commit sha; an S3 id whole (its time part is ambiguous)."""
+    if len(snapshot_id) == 40 and all(c in "0123456789abcdef" for c in snapshot_id):
+        return snapshot_id[:12]
+    return snapshot_id
+
+
 def _kind_rank(kind: str) -> int:
     return KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Protocol
 
 from storage.errors import NotFoundError
-from storage.model import Changes, Entry, Manifest, SnapshotInfo
+from storage.model import Changes, Entry, Manifest, SnapshotInfo, short_id
+from storage.retention import KeepPolicy
 
 
 class SnapshotWriter(Protocol):
@@ -36,6 +38,19 @@ class SnapshotWriter(Protocol):
     ) -> None: ...
 
 
+@dataclass
+class PruneReport:
+    """What `Store.prune` kept and removed (or would have, with `dry_run`)."""
+
+    dry_run: bool
+    kept: list[tuple[SnapshotInfo, list[str]]] = field(default_factory=list)
+    """Kept snapshots, newest first, with the rules that kept each."""
+    removed: list[SnapshotInfo] = field(default_factory=list)
+    blobs_kept: int = 0
+    blobs_removed: int = 0
+    bytes_removed: int = 0
+
+
 class Store(Protocol):
     """A sequence of snapshots: list them, read manifests and verified content, follow one key."""
 
@@ -57,6 +72,9 @@ class Store(Protocol):
     def begin(self) -> SnapshotWriter:
         """Start a write session (takes the lock)."""
 
+    def prune(self, policy: KeepPolicy, *, dry_run: bool = False) -> PruneReport:
+        """Forget the snapshots `policy` does not keep, then the data only they used (takes the lock)."""
+
 
 def resolve_snapshot(store: Store, ref: str) -> SnapshotInfo:
     """Find a snapshot by full id, unique id prefix, or ``latest``."""
@@ -69,6 +87,6 @@ def resolve_snapshot(store: Store, ref: str) -> SnapshotInfo:
     if not matches:
         raise NotFoundError(f"{store.describe()}: no snapshot matches {ref!r}")
     if len(matches) > 1:
-        ids = ", ".join(s.id[:12] for s in matches[:5])
+        ids = ", ".join(short_id(s.id) for s in matches[:5])
         raise NotFoundError(f"{store.describe()}: snapshot prefix {ref!r} is ambiguous ({ids})")
     return matches[0]

@@ -99,3 +99,79 @@ def run_dashvault(*args: str, env: dict[str, str] | None = None, cwd: Path | Non
         check=False,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+# -- S3: moto's standalone server on loopback ------------------------------------------------------
+
+#: Dummy credentials for moto; set in the environment by the `s3` fixture so no real ones are used.
+S3_KEY_ID, S3_SECRET = "dashvault-test-key", "dashvault-test-secret"
+
+
+@dataclass
+class S3Target:
+    """A fresh bucket on the session's moto server."""
+
+    endpoint_url: str
+    bucket: str
+    region: str = "us-east-1"
+
+    def client(self):  # a boto3 S3 client, made once per bucket (making one takes a while)
+        import boto3
+
+        if "_client" not in self.__dict__:
+            self.__dict__["_client"] = boto3.client(
+                "s3",
+                endpoint_url=self.endpoint_url,
+                region_name=self.region,
+                aws_access_key_id=S3_KEY_ID,
+                aws_secret_access_key=S3_SECRET,
+            )
+        return self.__dict__["_client"]
+
+    def storage(self, **extra: object) -> dict[str, object]:
+        """`[storage]` keys for a config file using this bucket."""
+        keys: dict[str, object] = {
+            "backend": "s3",
+            "bucket": self.bucket,
+            "endpoint_url": self.endpoint_url,
+            "region": self.region,
+            "access_key_id": S3_KEY_ID,
+            "secret_access_key": S3_SECRET,
+        }
+        keys.update(extra)
+        return keys
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """moto's S3 server on a free loopback port, one per test session (per xdist worker)."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one log line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> S3Target:
+    """An empty bucket of its own on the moto server, with dummy credentials in the environment."""
+    import uuid
+
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", S3_KEY_ID)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", S3_SECRET)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    target = S3Target(moto_server, f"dashvault-{uuid.uuid4().hex[:12]}")
+    target.client().create_bucket(Bucket=target.bucket)
+    return target

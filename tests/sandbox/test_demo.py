@@ -30,12 +30,15 @@ def test_demo_runs_end_to_end_and_leaves_nothing_running(tmp_path):
     res = run_dashvault("demo", "--dashboards", "30", env=env, cwd=tmp_path)
     assert res.exit_code == 0, res.stdout + res.stderr
     assert "Traceback" not in res.stderr
-    for step in (
+    steps = (
         "First backup",
         "1 added, 1 changed, 0 deleted",
-        "0 added, 0 changed, 1 deleted",
+        "0 added, 0 changed, 2 deleted",  # a dashboard and its permissions
+        "is back:",
+        "2 added, 0 changed, 0 deleted",  # recorded again after the restore
         "demo finished",
-    ):
-        assert step in res.stdout
+    )
+    for step in steps:
+        assert step in res.stdout, step
     assert list(scratch.iterdir()) == []  # its temporary store is gone
     assert processes_using(tmp_path) == []

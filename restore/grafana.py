@@ -1,0 +1,240 @@
+"""GrafanaTarget: reads live Grafana objects for the plan and replays snapshot items into Grafana.
+
+Writes use Grafana's own optimistic concurrency: legacy updates carry the live `version` (412
+`version-mismatch` if someone saved meanwhile), /apis updates carry the live `resourceVersion`
+(409). Either is reported to the executor as a `StaleWrite`, which re-plans the item.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from backup.config import GrafanaSourceConfig
+from backup.errors import SourceError
+from backup.grafana import (
+    GrafanaClient,
+    GrafanaCollector,
+    acl_items,
+    dashboard_item_apis,
+    dashboard_item_legacy,
+    folder_item,
+    permissions_item,
+)
+from backup.run import entry_for
+from restore.plan import Action, Live, Outcome, PlanItem, Policy, StaleWrite
+from storage.model import Entry, SnapshotInfo
+
+# Grafana's limit on uid length.
+MAX_UID = 40
+
+
+def split_key(key: str) -> tuple[int, str]:
+    org, _, uid = key.partition("/")
+    return int(org), uid
+
+
+def copy_uid(uid: str) -> str:
+    """A fresh uid for a restored copy, recognisably derived from the original."""
+    suffix = "-r" + secrets.token_hex(3)
+    return uid[: MAX_UID - len(suffix)] + suffix
+
+
+class GrafanaTarget:
+    """One Grafana source as a restore target; `org_map` remaps orgs for migrations (`--to`)."""
+
+    def __init__(
+        self,
+        config: GrafanaSourceConfig,
+        *,
+        snapshot: SnapshotInfo,
+        message: str,
+        org_map: dict[int, int] | None = None,
+    ) -> None:
+        self.config = config
+        self.client = GrafanaClient(config)
+        self.snapshot = snapshot
+        self.message = message
+        self.org_map = org_map or {}
+        self.api = GrafanaCollector(config, self.client).resolve_api()
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def close(self) -> None:
+        self.client.close()
+
+    def target_key(self, entry: Entry) -> str:
+        org, uid = split_key(entry.key)
+        return f"{self.org_map.get(org, org)}/{uid}"
+
+    # -- live state ---------------------------------------------------------------------------
+
+    def live(self, entry: Entry, target_key: str) -> Live | None:
+        org, uid = split_key(target_key)
+        if entry.kind == "folder":
+            data = self.client.folder(org, uid)
+            if data is None:
+                return None
+            return Live(
+                entry_for(folder_item(self.name, org, data))[0].hash, {"version": data.get("version")}
+            )
+        if entry.kind == "dashboard":
+            if self.api == "apis":
+                res = self.client.resource(org, uid)
+                if res is None:
+                    return None
+                rv = (res.get("metadata") or {}).get("resourceVersion")
+                return Live(
+                    entry_for(dashboard_item_apis(self.name, org, res))[0].hash, {"resourceVersion": rv}
+                )
+            data = self.client.dashboard(org, uid)
+            if data is None:
+                return None
+            version = (data.get("dashboard") or {}).get("version")
+            return Live(entry_for(dashboard_item_legacy(self.name, org, data))[0].hash, {"version": version})
+        if entry.kind == "permissions":
+            kind = str(entry.meta.get("object") or "dashboard")
+            raw = self.client.permissions(org, kind, uid)
+            # No ACL of its own is what a backup records as "no permissions item".
+            if raw is None or not acl_items(raw):
+                return None
+            item = permissions_item(self.name, org, kind, uid, title=entry.title, raw=raw)
+            return Live(entry_for(item)[0].hash)
+        raise SourceError(f"{self.name}: cannot restore items of kind {entry.kind!r}")
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def apply(self, item: PlanItem, content: dict[str, Any], policy: Policy) -> None:
+        kind = item.entry.kind
+        if kind == "folder":
+            self._folder(item, content, policy)
+        elif kind == "dashboard":
+            self._dashboard(item, content, policy)
+        elif kind == "permissions":
+            self._permissions(item, content)
+        else:
+            raise SourceError(f"{self.name}: cannot restore items of kind {kind!r}")
+
+    def _folder(self, item: PlanItem, content: dict[str, Any], policy: Policy) -> None:
+        org, uid = split_key(item.target_key)
+        title, parent = str(content.get("title") or uid), str(content.get("parentUid") or "")
+        if item.action is Action.CREATE:
+            status, body = self.client.create_folder(org, uid, title, parent)
+            if status in (409, 412):
+                raise StaleWrite(_message(body, "the folder was created meanwhile"))
+            item.outcome = Outcome.CREATED
+            return
+        if item.action is Action.CONFLICT and policy is Policy.COPY:
+            # A folder is a place, not a document: a copy would empty nothing and confuse everyone.
+            item.outcome, item.detail = Outcome.CONFLICT, "folders are not copied; kept the live folder"
+            return
+        live = item.live.token if item.live else {}
+        status, body = self.client.update_folder(
+            org, uid, title, version=live.get("version"), overwrite=policy is Policy.OVERWRITE
+        )
+        if status in (409, 412):
+            raise StaleWrite(_message(body, "the folder changed meanwhile"))
+        current = self.client.folder(org, uid) or {}
+        if (current.get("parentUid") or "") != parent:
+            self.client.move_folder(org, uid, parent)
+        item.outcome = Outcome.UPDATED
+
+    def _dashboard(self, item: PlanItem, content: dict[str, Any], policy: Policy) -> None:
+        org, uid = split_key(item.target_key)
+        model = dict(content.get("dashboard") or {})
+        folder = str(content.get("folderUid") or "")
+        copy = item.action is Action.CONFLICT and policy is Policy.COPY
+        if copy:
+            uid = copy_uid(uid)
+            when = self.snapshot.time.strftime("%Y-%m-%d %H:%M UTC")
+            model["title"] = f"{model.get('title') or uid} (restored {when})"
+        model["uid"] = uid
+        if self.api == "apis":
+            self._dashboard_apis(item, org, uid, model, folder, create=copy or item.action is Action.CREATE)
+        else:
+            self._dashboard_legacy(item, org, uid, model, folder, copy=copy, policy=policy)
+        if copy:
+            item.outcome, item.new_key = Outcome.COPIED, f"{org}/{uid}"
+            item.detail = f"restored as {uid} beside the live dashboard"
+
+    def _dashboard_legacy(
+        self,
+        item: PlanItem,
+        org: int,
+        uid: str,
+        model: dict[str, Any],
+        folder: str,
+        *,
+        copy: bool,
+        policy: Policy,
+    ) -> None:
+        model["id"] = None
+        create = copy or item.action is Action.CREATE
+        overwrite = not create and item.action is Action.CONFLICT and policy is Policy.OVERWRITE
+        if create:
+            model.pop("version", None)
+        else:
+            model["version"] = (item.live.token if item.live else {}).get("version")
+        status, body = self.client.save_dashboard(
+            org, model, folder, message=self.message, overwrite=overwrite
+        )
+        if status == 412:
+            reason = body.get("status") if isinstance(body, dict) else None
+            if reason == "name-exists":
+                other = self.client.find_dashboard_uid(org, str(model.get("title")), folder)
+                item.outcome = Outcome.CONFLICT
+                item.detail = (
+                    f"a dashboard titled {model.get('title')!r} already exists in folder "
+                    f"{folder or 'General'!r} as uid {other or '?'} (snapshot uid {uid})"
+                )
+                return
+            raise StaleWrite(_message(body, "the dashboard changed meanwhile"))
+        item.outcome = Outcome.CREATED if create else Outcome.UPDATED
+
+    def _dashboard_apis(
+        self, item: PlanItem, org: int, uid: str, model: dict[str, Any], folder: str, *, create: bool
+    ) -> None:
+        model.pop("id", None)
+        if create:
+            status, body = self.client.create_resource(org, uid, model, folder, message=self.message)
+        else:
+            rv = str((item.live.token if item.live else {}).get("resourceVersion") or "")
+            status, body = self.client.update_resource(
+                org, uid, model, folder, message=self.message, resource_version=rv
+            )
+        if status == 409:
+            raise StaleWrite(_message(body, "the dashboard changed meanwhile"))
+        item.outcome = Outcome.CREATED if create else Outcome.UPDATED
+
+    def _permissions(self, item: PlanItem, content: dict[str, Any]) -> None:
+        org, uid = split_key(item.target_key)
+        items: list[dict[str, Any]] = []
+        missing: list[str] = []
+        for acl in content.get("items") or []:
+            permission = acl.get("permission")
+            if acl.get("role"):
+                items.append({"role": acl["role"], "permission": permission})
+            elif acl.get("userLogin"):
+                user = self.client.user_id(org, str(acl["userLogin"]))
+                if user is None:
+                    missing.append(f"user {acl['userLogin']!r}")
+                else:
+                    items.append({"userId": user, "permission": permission})
+            elif acl.get("teamUid") or acl.get("team"):
+                team = self.client.team_id(org, acl.get("teamUid"), acl.get("team"))
+                if team is None:
+                    missing.append(f"team {acl.get('team') or acl.get('teamUid')!r}")
+                else:
+                    items.append({"teamId": team, "permission": permission})
+        self.client.set_permissions(org, str(content.get("object") or "dashboard"), uid, items)
+        item.outcome = Outcome.CREATED if item.live is None else Outcome.UPDATED
+        if missing:
+            item.detail = "skipped entries for " + ", ".join(missing) + " (no longer exist)"
+
+
+def _message(body: Any, default: str) -> str:
+    if isinstance(body, dict) and body.get("message"):
+        return str(body["message"])
+    return default

@@ -1,0 +1,300 @@
+"""RestorePlan: what a restore would do to each item, decided from the snapshot and the live state.
+
+The plan compares every selected snapshot item with the live object of the target:
+- missing live: **create**;
+- identical content hash: **skip**;
+- different, and the live content is what the newest snapshot of the target holds (nobody changed
+  it since the last backup, so nothing unsaved is lost): **update**, i.e. roll back;
+- different otherwise: **conflict**, resolved by the `--on-conflict` policy: skip (report), overwrite
+  (update anyway), copy (restore beside it), fail (write nothing at all).
+
+Source-specific work (reading live objects, writing them) is done by a `Target`; the plan only
+decides and orders.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from storage.model import KIND_ORDER, Entry, SnapshotInfo
+
+log = logging.getLogger("dashvault.restore")
+
+
+class Action(StrEnum):
+    """What the plan decided for an item."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    SKIP = "skip"
+    CONFLICT = "conflict"
+
+
+class Policy(StrEnum):
+    """What to do with a conflict (`--on-conflict`)."""
+
+    SKIP = "skip"
+    OVERWRITE = "overwrite"
+    COPY = "copy"
+    FAIL = "fail"
+
+
+class Outcome(StrEnum):
+    """What a real run did with an item."""
+
+    PLANNED = "planned"
+    CREATED = "created"
+    UPDATED = "updated"
+    COPIED = "copied"
+    SKIPPED = "skipped"
+    CONFLICT = "conflict"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Live:
+    """The live object as the target sees it: its content hash (as a backup would compute it) and
+    whatever the target needs to write over it safely (version, resourceVersion, ...)."""
+
+    hash: str
+    token: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PlanItem:
+    """One snapshot item and what to do with it."""
+
+    entry: Entry
+    target_key: str
+    action: Action
+    reason: str
+    live: Live | None = None
+    #: Selected only to make room for another item (a parent folder): created if missing, never updated.
+    dependency: bool = False
+    outcome: Outcome = Outcome.PLANNED
+    detail: str = ""
+    #: Where the item ended up when it differs from `target_key` (a copy's new uid, Arduino's new id).
+    new_key: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "source": self.entry.source,
+            "kind": self.entry.kind,
+            "key": self.entry.key,
+            "target_key": self.target_key,
+            "title": self.entry.title,
+            "hash": self.entry.hash,
+            "action": self.action.value,
+            "reason": self.reason,
+            "dependency": self.dependency,
+            "outcome": self.outcome.value,
+            "detail": self.detail,
+            "new_key": self.new_key,
+        }
+
+
+class Target(Protocol):
+    """A live source to restore into: reads live state and writes items."""
+
+    @property
+    def name(self) -> str: ...
+
+    def target_key(self, entry: Entry) -> str:
+        """The item's key in this target (org remapping for migrations)."""
+
+    def live(self, entry: Entry, target_key: str) -> Live | None:
+        """The live object for a snapshot entry, or None if it does not exist."""
+
+    def apply(self, item: PlanItem, content: dict[str, Any], policy: Policy) -> None:
+        """Write one planned item; sets `item.outcome`, `item.detail` and `item.new_key`."""
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class RestorePlan:
+    """The ordered list of plan items of one restore, and its policy."""
+
+    snapshot: SnapshotInfo
+    target: str
+    policy: Policy
+    items: list[PlanItem]
+
+    @property
+    def conflicts(self) -> list[PlanItem]:
+        return [i for i in self.items if i.action is Action.CONFLICT]
+
+    def counts(self) -> dict[str, int]:
+        key = "outcome" if any(i.outcome is not Outcome.PLANNED for i in self.items) else "action"
+        out: dict[str, int] = {}
+        for i in self.items:
+            value = i.outcome.value if key == "outcome" else i.action.value
+            out[value] = out.get(value, 0) + 1
+        return out
+
+    @property
+    def failed(self) -> bool:
+        return any(i.outcome is Outcome.FAILED for i in self.items)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "snapshot": self.snapshot.id,
+            "snapshot_time": self.snapshot.time.isoformat(),
+            "target": self.target,
+            "policy": self.policy.value,
+            "counts": self.counts(),
+            "items": [i.as_json() for i in self.items],
+        }
+
+
+def order_key(entry: Entry, depth: Callable[[Entry], int]) -> tuple[int, int, str]:
+    """Folders first (parents before children), then dashboards, then permissions and shares."""
+    rank = KIND_ORDER.index(entry.kind) if entry.kind in KIND_ORDER else len(KIND_ORDER)
+    return (rank, depth(entry) if entry.kind == "folder" else 0, entry.key)
+
+
+def classify(
+    entry: Entry, live: Live | None, newest: Entry | None, *, dependency: bool = False
+) -> tuple[Action, str]:
+    """The plan's rule for one item; `newest` is the target's entry in its newest snapshot."""
+    if live is None:
+        return Action.CREATE, "missing"
+    if live.hash == entry.hash:
+        return Action.SKIP, "identical"
+    if dependency:
+        return Action.SKIP, "exists (not selected)"
+    if newest is not None and newest.hash == live.hash:
+        return Action.UPDATE, "live matches the newest snapshot"
+    return Action.CONFLICT, "changed since the newest snapshot"
+
+
+def build_plan(
+    snapshot: SnapshotInfo,
+    selected: Iterable[Entry],
+    target: Target,
+    *,
+    policy: Policy,
+    newest: dict[tuple[str, str], Entry],
+    dependencies: Iterable[Entry] = (),
+    depth: Callable[[Entry], int] = lambda e: 0,
+    concurrency: int = 8,
+) -> RestorePlan:
+    """Read the live state of every item (concurrently) and classify it.
+
+    `newest` maps (kind, target key) to the target's entries in its newest snapshot.
+    """
+    wanted = [(e, False) for e in selected] + [(e, True) for e in dependencies]
+    wanted.sort(key=lambda pair: order_key(pair[0], depth))
+
+    def plan_one(pair: tuple[Entry, bool]) -> PlanItem:
+        entry, dep = pair
+        key = target.target_key(entry)
+        live = target.live(entry, key)
+        action, reason = classify(entry, live, newest.get((entry.kind, key)), dependency=dep)
+        return PlanItem(entry=entry, target_key=key, action=action, reason=reason, live=live, dependency=dep)
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="plan") as pool:
+        items = list(pool.map(plan_one, wanted))
+    return RestorePlan(snapshot=snapshot, target=target.name, policy=policy, items=items)
+
+
+def replan(item: PlanItem, target: Target, newest: Entry | None) -> None:
+    """Re-read one item after the target refused a write as stale (412/409) and classify it again."""
+    item.live = target.live(item.entry, item.target_key)
+    item.action, item.reason = classify(item.entry, item.live, newest, dependency=item.dependency)
+    log.info(
+        "re-planned after a concurrent change",
+        extra={"event": "restore.replan", "key": item.target_key, "action": item.action.value},
+    )
+
+
+class StaleWrite(Exception):
+    """Raised by a target when the live object changed between plan and write (412 / 409)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+def _stages(items: list[PlanItem], depth: Callable[[Entry], int]) -> list[list[PlanItem]]:
+    """Groups that may run concurrently: folders one depth level at a time, then each kind."""
+    stages: dict[tuple[int, int], list[PlanItem]] = {}
+    for item in items:
+        rank, level, _ = order_key(item.entry, depth)
+        stages.setdefault((rank, level), []).append(item)
+    return [stages[k] for k in sorted(stages)]
+
+
+OBJECT_KINDS = ("folder", "dashboard")
+
+
+def execute(
+    plan: RestorePlan,
+    target: Target,
+    load: Callable[[Entry], dict[str, Any]],
+    *,
+    newest: dict[tuple[str, str], Entry],
+    depth: Callable[[Entry], int] = lambda e: 0,
+    concurrency: int = 8,
+) -> None:
+    """Carry out a plan stage by stage (parents before children, objects before their ACLs)."""
+    moved: dict[str, str] = {}  # target key of an object -> where it really went (copy, new id)
+    failed_objects: set[str] = set()
+
+    def run_one(item: PlanItem) -> None:
+        if item.entry.kind not in OBJECT_KINDS:
+            if item.target_key in failed_objects:
+                item.outcome, item.detail = Outcome.SKIPPED, "its object was not restored"
+                return
+            if item.target_key in moved:
+                item.target_key, item.action, item.live = moved[item.target_key], Action.CREATE, None
+                item.reason = "follows its restored object"
+        if item.action is Action.SKIP:
+            item.outcome, item.detail = Outcome.SKIPPED, item.reason
+            return
+        if item.action is Action.CONFLICT and plan.policy is Policy.SKIP:
+            item.outcome, item.detail = Outcome.CONFLICT, f"{item.reason}; kept the live version"
+            return
+        try:
+            content = load(item.entry)
+        except Exception as exc:  # a corrupt blob fails this item, never the whole restore
+            item.outcome, item.detail = Outcome.FAILED, str(exc)
+            return
+        for attempt in range(2):
+            try:
+                target.apply(item, content, plan.policy)
+                break
+            except StaleWrite as exc:
+                replan(item, target, newest.get((item.entry.kind, item.target_key)))
+                if attempt == 1 or (item.action is Action.CONFLICT and plan.policy is Policy.SKIP):
+                    item.outcome = Outcome.CONFLICT
+                    item.detail = f"changed while restoring ({exc.detail}); kept the live version"
+                    break
+            except Exception as exc:
+                item.outcome, item.detail = Outcome.FAILED, str(exc)
+                break
+        if item.entry.kind in OBJECT_KINDS:
+            if item.outcome in (Outcome.FAILED, Outcome.CONFLICT) and item.live is None:
+                failed_objects.add(item.target_key)
+            if item.new_key and item.new_key != item.target_key:
+                moved[item.target_key] = item.new_key
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="restore") as pool:
+        for stage in _stages(plan.items, depth):
+            list(pool.map(run_one, stage))
+    for item in plan.items:
+        if item.outcome is Outcome.FAILED:
+            log.warning(
+                "restore failed",
+                extra={
+                    "event": "restore.failed",
+                    "source": plan.target,
+                    "key": item.target_key,
+                    "error": item.detail,
+                },
+            )

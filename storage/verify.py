@@ -1,0 +1,194 @@
+"""Checking a store: every manifest readable, every content it references present (and intact).
+
+Works on any `Store` through `manifest` and `load`: each distinct (item, hash) is loaded once. Stores
+that keep content-addressed blobs (S3) offer a faster path: one listing tells which blobs exist, so
+without `read_data` nothing is downloaded; with it, each distinct blob is downloaded and hashed once,
+concurrently. Problems name the blob and every snapshot and item that references it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar, runtime_checkable
+
+from storage.errors import CorruptDataError, DashvaultError, NotFoundError
+from storage.model import Entry, Manifest
+from storage.store import Store
+
+__all__ = ["BlobStore", "ManifestProblem", "Problem", "Reference", "VerifyReport", "verify_store"]
+
+
+@runtime_checkable
+class BlobStore(Protocol):
+    """A store whose contents are blobs named by their hash (the S3 store)."""
+
+    def snapshot_ids(self) -> list[str]:
+        """Every snapshot id, without reading manifests."""
+        ...
+
+    def blob_index(self) -> dict[str, int]:
+        """Every stored blob: hash -> stored size."""
+        ...
+
+    def blob_location(self, digest: str) -> str:
+        """Where the blob with this hash is kept, for messages."""
+        ...
+
+    def read_blob(self, digest: str) -> bytes:
+        """The blob's content, verified against its hash (CorruptDataError otherwise)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One use of a content: this item in this snapshot."""
+
+    snapshot: str
+    source: str
+    kind: str
+    key: str
+    title: str
+
+
+@dataclass
+class Problem:
+    """A content that is missing or does not match its hash, and everything that uses it."""
+
+    hash: str
+    problem: str  # "missing" or "corrupt"
+    location: str
+    error: str
+    references: list[Reference] = field(default_factory=list)
+
+
+@dataclass
+class ManifestProblem:
+    """A snapshot whose manifest cannot be read."""
+
+    snapshot: str
+    error: str
+
+
+@dataclass
+class VerifyReport:
+    """What `verify_store` checked and found."""
+
+    read_data: bool
+    """Whether contents were downloaded and hashed (always, for stores without a blob index)."""
+    snapshots: int = 0
+    references: int = 0
+    contents: int = 0
+    """Distinct contents checked (blobs for S3, distinct item versions otherwise)."""
+    unreferenced: int | None = None
+    """Blobs no snapshot uses (S3 only): harmless, `prune` removes them."""
+    problems: list[Problem] = field(default_factory=list)
+    manifests: list[ManifestProblem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and not self.manifests
+
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+# Content identity: the hash alone for blob stores, (source, kind, key, hash) otherwise.
+_Ident = tuple[str, ...]
+
+
+def _manifests(
+    store: Store, ids: list[str], report: VerifyReport, workers: int
+) -> Iterator[tuple[str, Manifest]]:
+    def read(snapshot_id: str) -> tuple[str, Manifest | DashvaultError]:
+        try:
+            return snapshot_id, store.manifest(snapshot_id)
+        except DashvaultError as exc:
+            return snapshot_id, exc
+
+    for snapshot_id, got in _map(read, ids, workers):
+        if isinstance(got, Manifest):
+            yield snapshot_id, got
+        elif not any(m.snapshot == snapshot_id for m in report.manifests):
+            report.manifests.append(ManifestProblem(snapshot_id, got.message))
+
+
+def _map(fn: Callable[[T], U], items: Iterable[T], workers: int) -> Iterator[U]:
+    pending = list(items)
+    if workers <= 1 or len(pending) <= 1:
+        yield from map(fn, pending)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="verify") as pool:
+        for start in range(0, len(pending), workers * 4):
+            yield from pool.map(fn, pending[start : start + workers * 4])
+
+
+def verify_store(store: Store, *, read_data: bool = False, workers: int = 8) -> VerifyReport:
+    """Check every snapshot's references (and, with `read_data`, every content's hash)."""
+    report = VerifyReport(read_data=read_data)
+    blobs = isinstance(store, BlobStore)
+    if isinstance(store, BlobStore):
+        ids = store.snapshot_ids()
+    else:
+        ids = [s.id for s in store.snapshots()]
+        workers = 1  # loads may share one reader process (git): no threads
+    report.snapshots = len(ids)
+    report.read_data = read_data or not blobs  # other stores can only check a content by reading it
+
+    def ident(e: Entry) -> _Ident:
+        return (e.hash,) if blobs else (e.source, e.kind, e.key, e.hash)
+
+    # Pass 1: one representative use of each distinct content (memory grows with contents, not uses).
+    first_use: dict[_Ident, tuple[str, Entry]] = {}
+    for snapshot_id, manifest in _manifests(store, ids, report, workers):
+        report.references += len(manifest.entries)
+        for e in manifest.entries:
+            first_use.setdefault(ident(e), (snapshot_id, e))
+    report.contents = len(first_use)
+
+    bad: dict[_Ident, Problem] = {}
+    to_load = list(first_use.items())
+    if isinstance(store, BlobStore):
+        index = store.blob_index()
+        report.unreferenced = len(set(index) - {k[0] for k in first_use})
+        for k, (_, e) in first_use.items():
+            if e.hash not in index:
+                location = store.blob_location(e.hash)
+                bad[k] = Problem(e.hash, "missing", location, "is missing")
+        to_load = [(k, use) for k, use in to_load if k not in bad] if read_data else []
+
+    def check(item: tuple[_Ident, tuple[str, Entry]]) -> Problem | None:
+        _, (snapshot_id, e) = item
+        try:
+            if isinstance(store, BlobStore):
+                location = store.blob_location(e.hash)
+                store.read_blob(e.hash)
+            else:
+                location = f"{e.source} {e.kind} {e.key}"
+                store.load(snapshot_id, e)
+        except NotFoundError as exc:
+            return Problem(e.hash, "missing", location, _reason(exc.message, location))
+        except CorruptDataError as exc:
+            kind = "missing" if exc.message.endswith("is missing") else "corrupt"
+            return Problem(e.hash, kind, location, _reason(exc.message, location))
+        return None
+
+    for (k, _), problem in zip(to_load, _map(check, to_load, workers), strict=True):
+        if problem is not None:
+            bad[k] = problem
+
+    if bad:
+        # Pass 2: name every snapshot and item that uses a bad content.
+        for snapshot_id, manifest in _manifests(store, ids, report, workers):
+            for e in manifest.entries:
+                if (problem := bad.get(ident(e))) is not None:
+                    problem.references.append(Reference(snapshot_id, e.source, e.kind, e.key, e.title))
+        report.problems = sorted(bad.values(), key=lambda p: (p.problem, p.location))
+    return report
+
+
+def _reason(message: str, location: str) -> str:
+    """The part of an error message after the location it names (which the report shows already)."""
+    _, found, rest = message.partition(location)
+    return rest.strip(" :") if found and rest.strip(" :") else message

@@ -1,0 +1,320 @@
+"""Restoring Arduino IoT Cloud dashboards and shares from a git snapshot into the sandbox.
+
+Driven through `restore.arduino.ArduinoTarget` with `restore.plan.build_plan` / `execute`, the way the
+`restore` command drives every target; the last test goes through the command itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backup.arduino import Dashboard, dashboard_content
+from backup.config import ArduinoSourceConfig, load_config
+from restore.arduino import ArduinoTarget, copy_name
+from restore.plan import Action, Outcome, PlanItem, Policy, RestorePlan, build_plan, execute
+from restore.select import newest_entries, select
+from sandbox.arduino import ArduinoSandbox
+from sandbox.generate import ArduinoPopulation, populate_arduino
+from storage.git import GitStore
+from storage.hashing import content_hash
+from storage.model import SnapshotInfo
+from tests.arduino_support import arduino_source, start_sandbox
+from tests.conftest import Cli, write_config
+
+SOURCE = "arduino"
+
+
+@pytest.fixture
+def arduino() -> Iterator[ArduinoSandbox]:
+    sandbox = start_sandbox()
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
+
+
+@pytest.fixture
+def population(arduino: ArduinoSandbox) -> ArduinoPopulation:
+    return populate_arduino(arduino, dashboards=12, spaces=("",), seed=11)
+
+
+@pytest.fixture
+def cli(tmp_path: Path, arduino: ArduinoSandbox, population: ArduinoPopulation) -> Cli:
+    cli = Cli(write_config(tmp_path / "dashvault.toml", [arduino_source(arduino.url, concurrency=4)]))
+    res = cli("backup")
+    assert res.exit_code == 0, res.stderr
+    return cli
+
+
+def restore(
+    cli: Cli, policy: Policy = Policy.SKIP, snapshot: SnapshotInfo | None = None, keys: tuple[str, ...] = ()
+) -> RestorePlan:
+    """What `dashvault restore --source arduino` does: plan against the live space, then execute."""
+    config = load_config(cli.config)
+    source = config.source(SOURCE)
+    store = GitStore(config.storage.path)
+    snap = snapshot or store.snapshots()[0]
+    selection = select(store.manifest(snap.id), SOURCE, keys=keys)
+    newest = newest_entries(store, SOURCE)
+    assert isinstance(source, ArduinoSourceConfig)
+    target = ArduinoTarget(source, snapshot=snap, message=f"restore of {snap.id[:12]}")
+    try:
+        plan = build_plan(snap, selection.selected, target, policy=policy, newest=newest, concurrency=4)
+        execute(plan, target, lambda e: store.load(snap.id, e), newest=newest, concurrency=4)
+    finally:
+        target.close()
+    return plan
+
+
+def live_content(arduino: ArduinoSandbox, dashboard_id: str) -> dict[str, Any]:
+    live = arduino.get_dashboard(dashboard_id)
+    assert live is not None
+    return dashboard_content(Dashboard.model_validate(live))
+
+
+def items(plan: RestorePlan, key: str) -> dict[str, PlanItem]:
+    return {i.entry.kind: i for i in plan.items if i.entry.key == key}
+
+
+def test_deleted_dashboards_come_back_with_new_ids(
+    cli: Cli, arduino: ArduinoSandbox, population: ArduinoPopulation
+) -> None:
+    linked_and_shared = [
+        d for d in population.dashboards[""] if d in population.links and d in population.shares
+    ]
+    deleted = linked_and_shared[:3]
+    assert len(deleted) == 3
+    before = {d: live_content(arduino, d) for d in deleted}
+    shares_before = {d: set(arduino.shares(d)) for d in deleted}
+    for d in deleted:
+        arduino.delete_dashboard(d)
+
+    plan = restore(cli)
+    mapping: dict[str, str] = {}
+    for item in plan.items:
+        if item.entry.key not in deleted:
+            assert (item.action, item.outcome) == (Action.SKIP, Outcome.SKIPPED), item.as_json()
+            continue
+        assert item.action is Action.CREATE and item.outcome is Outcome.CREATED, item.as_json()
+        if item.entry.kind == "dashboard":
+            assert item.new_key is not None and item.new_key != item.entry.key
+            assert item.detail == f"old id {item.entry.key} -> new id {item.new_key}"
+            mapping[item.entry.key] = item.new_key
+    assert set(mapping) == set(deleted)
+    for item in plan.items:
+        if item.entry.kind == "shares" and item.entry.key in deleted:
+            # The shares followed their dashboard to its new id.
+            assert item.reason == "follows its restored object"
+            assert item.target_key == mapping[item.entry.key]
+    assert sorted(arduino.dashboards()) == sorted(
+        set(population.dashboards[""]) - set(deleted) | set(mapping.values())
+    )
+    for old, new in mapping.items():
+        # Same name, widgets and variable links (the new widget ids are not part of the content) ...
+        assert live_content(arduino, new) == before[old]
+        # ... and the same users.
+        assert set(arduino.shares(new)) == shares_before[old]
+    json_items = plan.as_json()["items"]
+    assert {
+        i["key"]: i["new_key"] for i in json_items if i["kind"] == "dashboard" and i["new_key"]
+    } == mapping
+
+    # Again: each restored dashboard is found by name and content, nothing is created twice.
+    arduino.clear_requests()
+    again = restore(cli)
+    assert {i.outcome for i in again.items} == {Outcome.SKIPPED}
+    assert {i.action for i in again.items} == {Action.SKIP}
+    assert not arduino.write_requests()
+    assert len(arduino.dashboards()) == len(population.dashboards[""])
+
+
+def test_shares_of_an_earlier_restore_are_completed(
+    cli: Cli, arduino: ArduinoSandbox, population: ArduinoPopulation
+) -> None:
+    dashboard_id = next(d for d, users in population.shares.items() if len(users) >= 2)
+    arduino.delete_dashboard(dashboard_id)
+    new_id = items(restore(cli), dashboard_id)["dashboard"].new_key
+    assert new_id is not None
+    # As if sharing with one user had failed during that restore.
+    arduino.remove_share(new_id, population.shares[dashboard_id][0])
+
+    plan = restore(cli)
+    found = items(plan, dashboard_id)
+    assert found["dashboard"].outcome is Outcome.SKIPPED
+    assert found["shares"].action is Action.CREATE and found["shares"].outcome is Outcome.CREATED
+    assert found["shares"].detail.endswith(f"on {new_id}")
+    assert set(arduino.shares(new_id)) == set(population.shares[dashboard_id])
+    assert {i.outcome for i in restore(cli).items} == {Outcome.SKIPPED}
+
+
+def test_share_removed_live_is_recreated(
+    cli: Cli, arduino: ArduinoSandbox, population: ArduinoPopulation
+) -> None:
+    config = load_config(cli.config)
+    store = GitStore(config.storage.path)
+    first = store.snapshots()[0]
+    dashboard_id = next(d for d, users in population.shares.items() if len(users) >= 2)
+    removed = population.shares[dashboard_id][0]
+    arduino.remove_share(dashboard_id, removed)
+
+    # Not backed up since: the live shares changed after the newest snapshot, a conflict.
+    plan = restore(cli)
+    shares = items(plan, dashboard_id)["shares"]
+    assert shares.outcome is Outcome.CONFLICT
+    assert removed not in arduino.shares(dashboard_id)
+
+    # Once a backup recorded the removal, restoring the earlier snapshot rolls it back.
+    assert cli("backup").exit_code == 0
+    plan = restore(cli, snapshot=first)
+    shares = items(plan, dashboard_id)["shares"]
+    assert shares.action is Action.UPDATE and shares.outcome is Outcome.UPDATED
+    assert "shared with" in shares.detail
+    assert set(arduino.shares(dashboard_id)) == set(population.shares[dashboard_id])
+
+
+def test_overwrite_recreates_shares_and_removes_extra_ones(
+    cli: Cli, arduino: ArduinoSandbox, population: ArduinoPopulation
+) -> None:
+    dashboard_id = next(d for d, users in population.shares.items() if len(users) < len(population.users))
+    kept = population.shares[dashboard_id]
+    arduino.remove_share(dashboard_id, kept[0])
+    extra = next(u for u in population.users.values() if u not in kept)
+    arduino.set_share(dashboard_id, extra)
+
+    plan = restore(cli, Policy.OVERWRITE)
+    shares = items(plan, dashboard_id)["shares"]
+    assert shares.outcome is Outcome.UPDATED
+    assert "removed" in shares.detail
+    assert set(arduino.shares(dashboard_id)) == set(kept)
+
+
+def test_link_to_a_deleted_property_is_left_out_and_reported(
+    cli: Cli, arduino: ArduinoSandbox, population: ArduinoPopulation
+) -> None:
+    dashboard_id = next(d for d, links in population.links.items() if len(set(links)) >= 2)
+    gone, *still = list(dict.fromkeys(population.links[dashboard_id]))
+    snapshot_content = live_content(arduino, dashboard_id)
+    arduino.delete_dashboard(dashboard_id)
+    arduino.delete_property(gone)
+
+    plan = restore(cli)
+    item = items(plan, dashboard_id)["dashboard"]
+    assert item.outcome is Outcome.CREATED
+    assert "not linked, the properties no longer exist" in item.detail
+    gone_name = next(
+        v["name"] for w in snapshot_content["widgets"] for v in w["variables"] if v["id"] == gone
+    )
+    assert f": {gone_name} (" in item.detail
+    new_id = item.new_key
+    restored = live_content(arduino, new_id)
+    links = {v["id"] for w in restored["widgets"] for v in w["variables"]}
+    assert gone not in links and set(still) <= links
+    # Everything else is as it was.
+    strip = [
+        {**w, "variables": [v for v in w["variables"] if v["id"] != gone]}
+        for w in snapshot_content["widgets"]
+    ]
+    assert restored == {**snapshot_content, "widgets": strip}
+
+    # Again: the restored dashboard is found by name (its content differs by the lost link).
+    again = restore(cli)
+    assert Outcome.CREATED not in {i.outcome for i in again.items}
+    assert arduino.dashboards_named(str(snapshot_content["name"])) == [new_id]
+
+
+def test_update_rolls_back_in_place(cli: Cli, arduino: ArduinoSandbox, population: ArduinoPopulation) -> None:
+    config = load_config(cli.config)
+    store = GitStore(config.storage.path)
+    first = store.snapshots()[0]
+    dashboard_id = next(iter(population.links))
+    original = live_content(arduino, dashboard_id)
+    widgets = arduino.get_dashboard(dashboard_id)["widgets"]
+    arduino.update_dashboard(
+        dashboard_id,
+        {"name": "Edited", "widgets": [{**widgets[0], "variables": [], "options": {"edited": True}}]},
+    )
+    assert cli("backup").exit_code == 0
+
+    plan = restore(cli, snapshot=first)
+    item = items(plan, dashboard_id)["dashboard"]
+    assert item.action is Action.UPDATE and item.outcome is Outcome.UPDATED
+    assert item.new_key is None
+    assert live_content(arduino, dashboard_id) == original
+    assert content_hash(original) == item.entry.hash
+
+
+def test_conflict_copy_is_made_once(cli: Cli, arduino: ArduinoSandbox, population: ArduinoPopulation) -> None:
+    config = load_config(cli.config)
+    snap = GitStore(config.storage.path).snapshots()[0]
+    dashboard_id = next(d for d in population.shares if d in population.links)
+    original = live_content(arduino, dashboard_id)
+    arduino.update_dashboard(dashboard_id, {"name": str(original["name"]) + " (edited)"})
+
+    plan = restore(cli, Policy.COPY)
+    found = items(plan, dashboard_id)
+    dash = found["dashboard"]
+    assert dash.action is Action.CONFLICT and dash.outcome is Outcome.COPIED
+    copy_id = dash.new_key
+    name = copy_name(str(original["name"]), snap)
+    assert name.endswith(f"(restored {snap.time:%Y-%m-%d %H:%M} UTC)")
+    assert live_content(arduino, copy_id) == {**original, "name": name}
+    # The shares follow the copy; the edited live dashboard is left alone.
+    assert found["shares"].outcome is Outcome.CREATED
+    assert set(arduino.shares(copy_id)) == set(population.shares[dashboard_id])
+    assert live_content(arduino, dashboard_id)["name"] == str(original["name"]) + " (edited)"
+
+    again = restore(cli, Policy.COPY)
+    dash = items(again, dashboard_id)["dashboard"]
+    assert dash.outcome is Outcome.SKIPPED and dash.new_key == copy_id
+    assert arduino.dashboards_named(name) == [copy_id]
+
+
+def test_a_same_named_dashboard_from_before_the_snapshot_is_not_taken_for_the_restore(
+    tmp_path: Path, arduino: ArduinoSandbox
+) -> None:
+    twin_a = arduino.add_dashboard("Twins", [{"type": "value", "name": "Reading", "options": {}}])
+    twin_b = arduino.add_dashboard("Twins", [{"type": "value", "name": "Reading", "options": {}}])
+    cli = Cli(write_config(tmp_path / "dashvault.toml", [arduino_source(arduino.url)]))
+    assert cli("backup").exit_code == 0
+    arduino.delete_dashboard(twin_a)
+
+    plan = restore(cli)
+    assert items(plan, twin_a)["dashboard"].outcome is Outcome.CREATED
+    assert items(plan, twin_b)["dashboard"].outcome is Outcome.SKIPPED
+    assert len(arduino.dashboards_named("Twins")) == 2
+    assert Outcome.CREATED not in {i.outcome for i in restore(cli).items}
+
+
+def test_cli_restore_json_maps_old_ids_to_new(
+    cli: Cli, arduino: ArduinoSandbox, population: ArduinoPopulation
+) -> None:
+    deleted = population.dashboards[""][:2]
+    for d in deleted:
+        arduino.delete_dashboard(d)
+    res = cli("restore", "--source", SOURCE, "--json")
+    assert res.exit_code == 0, res.stderr
+    out = res.json()
+    assert isinstance(out, dict)
+    [plan] = out["plans"]
+    created = {i["key"]: i for i in plan["items"] if i["kind"] == "dashboard" and i["outcome"] == "created"}
+    assert set(created) == set(deleted)
+    for key, item in created.items():
+        assert item["detail"] == f"old id {key} -> new id {item['new_key']}"
+        assert arduino.get_dashboard(item["new_key"]) is not None
+
+    res = cli("restore", "--source", SOURCE, "--json")
+    assert res.exit_code == 0, res.stderr
+    again = res.json()
+    assert isinstance(again, dict)
+    assert set(again["plans"][0]["counts"]) == {"skipped"}
+    arduino.delete_dashboard(created[deleted[0]]["new_key"])
+    dry = cli("restore", "--source", SOURCE, "--dry-run", "--json")
+    assert dry.exit_code == 0, dry.stderr
+    planned = dry.json()
+    assert isinstance(planned, dict)
+    assert planned["plans"][0]["counts"]["create"] == 2  # the dashboard and its shares, nothing written
+    assert arduino.dashboards_named(created[deleted[0]]["title"]) == []
