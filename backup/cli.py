@@ -16,6 +16,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from backup.config import Config, GrafanaSourceConfig, load_config
@@ -55,6 +56,7 @@ class State:
 
     config_path: Path = Path("dashvault.toml")
     config: Config | None = None
+    log_format: str = "text"
 
     def load(self) -> Config:
         if self.config is None:
@@ -73,13 +75,23 @@ def fails_cleanly(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except DashvaultError as exc:
-            err.print(f"error: {exc.message}", markup=False)
+            say(f"error: {exc.message}", markup=False)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
-            err.print("interrupted", markup=False)
+            say("interrupted", markup=False)
             raise typer.Exit(130) from None
 
     return wrapper
+
+
+def say(message: str, markup: bool = False) -> None:
+    """A line for the person at the terminal; a log record instead when logs are JSON lines."""
+    if state.log_format == "json":
+        level, _, text = message.partition(": ")
+        lvl = logging.ERROR if level == "error" else logging.WARNING
+        log.log(lvl, text if text else message, extra={"event": f"cli.{level if text else 'message'}"})
+    else:
+        err.print(message, markup=markup)
 
 
 def emit_json(data: Any) -> None:
@@ -100,6 +112,7 @@ def main_options(
     setup_logging(log_format, verbose)
     state.config_path = config
     state.config = None
+    state.log_format = log_format
 
 
 def _store() -> Store:
@@ -179,11 +192,11 @@ def print_run(report: RunReport) -> None:
     out.print(table)
     for name, r in sorted(report.sources.items()):
         if r.status.error:
-            err.print(f"warning: {r.status.error}", markup=False)
+            say(f"warning: {r.status.error}", markup=False)
         for f in r.failures[:20]:
-            err.print(f"warning: {name}: {f.kind} {f.key}: {f.error}", markup=False)
+            say(f"warning: {name}: {f.kind} {f.key}: {f.error}", markup=False)
         if len(r.failures) > 20:
-            err.print(f"warning: {name}: ... and {len(r.failures) - 20} more failed items", markup=False)
+            say(f"warning: {name}: ... and {len(r.failures) - 20} more failed items", markup=False)
     totals = [
         sum(getattr(r.status, f) for r in report.sources.values()) for f in ("added", "changed", "deleted")
     ]
@@ -195,7 +208,12 @@ def print_run(report: RunReport) -> None:
 
 
 def run_backup(
-    config: Config, names: list[str], *, allow_mass_delete: bool = False, stop: threading.Event | None = None
+    config: Config,
+    names: list[str],
+    *,
+    allow_mass_delete: bool = False,
+    stop: threading.Event | None = None,
+    quiet: bool = True,
 ) -> RunReport:
     """One backup run of the named sources (all when empty), then the metrics textfile if configured."""
     run = BackupRun(
@@ -205,7 +223,21 @@ def run_backup(
         allow_mass_delete=allow_mass_delete,
         stop=stop,
     )
-    report = run.execute()
+    if out.is_terminal and err.is_terminal and not quiet:
+        # Live counts per source while collecting; nothing decorative when piped or with --json.
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TextColumn("{task.completed} items"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        ) as progress:
+            tasks = {c.source: progress.add_task(c.source) for c in run.collectors}
+            run.on_item = lambda source: progress.advance(tasks[source])
+            report = run.execute()
+    else:
+        report = run.execute()
     if config.metrics.textfile is not None:
         try:
             write_textfile(config.metrics.textfile, report, ended=time.time())
@@ -233,7 +265,7 @@ def backup(
     names = source or []
     for n in names:
         config.source(n)
-    report = run_backup(config, names, allow_mass_delete=allow_mass_delete)
+    report = run_backup(config, names, allow_mass_delete=allow_mass_delete, quiet=as_json)
     if as_json:
         emit_json(
             {
@@ -579,7 +611,7 @@ def restore(
             print_plan(plan, dry_run=dry_run or blocked)
         if blocked:
             n = sum(len(p.conflicts) for p, *_ in plans)
-            err.print(f"error: {n} conflicts and --on-conflict fail: nothing was written", markup=False)
+            say(f"error: {n} conflicts and --on-conflict fail: nothing was written", markup=False)
     failed = any(p.failed for p, *_ in plans)
     raise typer.Exit(1 if failed or blocked else 0)
 
@@ -641,7 +673,7 @@ def verify(
             out.print("ok: no problems found")
     if not report.ok:
         n = len(report.problems) + len(report.manifests)
-        err.print(f"error: verify found {n} problems in {store.describe()}", markup=False)
+        say(f"error: verify found {n} problems in {store.describe()}", markup=False)
         raise typer.Exit(1)
 
 
@@ -677,10 +709,7 @@ def prune(
     """Forget snapshots no --keep-* rule keeps (-1: no limit), then the blobs only they used (s3)."""
     policy = KeepPolicy(last=keep_last, daily=keep_daily, weekly=keep_weekly, monthly=keep_monthly)
     if policy.empty:
-        err.print(
-            "error: give at least one of --keep-last, --keep-daily, --keep-weekly, --keep-monthly",
-            markup=False,
-        )
+        say("error: give at least one of --keep-last, --keep-daily, --keep-weekly, --keep-monthly")
         raise typer.Exit(2)
     report = _store().prune(policy, dry_run=dry_run)
     if as_json:

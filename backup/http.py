@@ -40,7 +40,7 @@ __all__ = [
     "request_json",
 ]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("dashvault.http")
 
 try:
     _VERSION = version("dashvault")

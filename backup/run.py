@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -109,6 +109,7 @@ class BackupRun:
         max_delete_fraction: float = 0.5,
         allow_mass_delete: bool = False,
         stop: threading.Event | None = None,
+        on_item: Callable[[str], None] | None = None,
     ) -> None:
         self.store = store
         self.collectors = list(collectors)
@@ -116,6 +117,7 @@ class BackupRun:
         self.allow_mass_delete = allow_mass_delete
         self._lock = threading.Lock()
         self.stop = stop or threading.Event()
+        self.on_item = on_item
 
     def execute(self) -> RunReport:
         run_id = new_run_id()
@@ -182,6 +184,8 @@ class BackupRun:
             for got in stream:
                 if self.stop.is_set():
                     break  # the item in flight is done; the rest of the run is abandoned
+                if self.on_item is not None:
+                    self.on_item(name)
                 if isinstance(got, ItemFailure):
                     report.failures.append(got)
                     log.warning(

@@ -17,7 +17,8 @@ import click
 import typer
 from rich.console import Console
 
-from sandbox.generate import populate
+from sandbox.arduino import ArduinoSandbox
+from sandbox.generate import populate, populate_arduino
 from sandbox.grafana import GrafanaSandbox
 from storage.git import GitStore
 
@@ -52,11 +53,18 @@ def run_demo(app: typer.Typer, dashboards: int = 40) -> int:
     """Back up a sandbox Grafana, change it, back up again, audit, delete and inspect; 0 if all went right."""
     started = time.monotonic()
     token = secrets.token_urlsafe(24)
-    with tempfile.TemporaryDirectory(prefix="dashvault-demo-") as tmp, GrafanaSandbox(token=token) as grafana:
+    client_secret = secrets.token_urlsafe(24)
+    with (
+        tempfile.TemporaryDirectory(prefix="dashvault-demo-") as tmp,
+        GrafanaSandbox(token=token) as grafana,
+        ArduinoSandbox(client_id="dashvault-demo", client_secret=client_secret) as arduino,
+    ):
         workdir = Path(tmp)
         demo = Demo(app, workdir)
         population = populate(grafana, dashboards=dashboards, depth=3, seed=42)
+        things = populate_arduino(arduino, dashboards=6, spaces=("",), seed=42)
         (workdir / "grafana.token").write_text(token + "\n")
+        (workdir / "arduino.secret").write_text(client_secret + "\n")
         demo.config.write_text(
             "[storage]\n"
             'backend = "git"\n'
@@ -66,11 +74,19 @@ def run_demo(app: typer.Typer, dashboards: int = 40) -> int:
             'type = "grafana"\n'
             f"url = {json.dumps(grafana.url)}\n"
             'token_file = "grafana.token"\n'
-            'api = "auto"\n'
+            'api = "auto"\n\n'
+            "[[sources]]\n"
+            'name = "arduino-demo"\n'
+            'type = "arduino"\n'
+            'client_id = "dashvault-demo"\n'
+            'client_secret_file = "arduino.secret"\n'
+            f"base_url = {json.dumps(arduino.url)}\n"
+            "rate_limit = 200.0\n"
         )
         demo.step(
             f"A sandbox Grafana at {grafana.url} with {len(population.dashboards)} dashboards in "
-            f"{len(population.folders)} nested folders"
+            f"{len(population.folders)} nested folders, and a sandbox Arduino IoT Cloud at {arduino.url} "
+            f"with {len(things.dashboards[''])} dashboards"
         )
         demo.run("check")
 
@@ -113,6 +129,12 @@ def run_demo(app: typer.Typer, dashboards: int = 40) -> int:
             )
         demo.step("A backup now records it again")
         demo.run("backup")
+
+        gone = things.dashboards[""][0]
+        demo.step(f"Someone deletes Arduino dashboard {gone}: restore gives it a new id, with its shares")
+        arduino.delete_dashboard(gone)
+        demo.run("restore", "--source", "arduino-demo")
+        demo.run("restore", "--source", "arduino-demo", "--dry-run")
 
         elapsed = time.monotonic() - started
         if demo.failures:
