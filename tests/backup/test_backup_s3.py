@@ -211,3 +211,64 @@ def test_a_backup_killed_mid_upload_leaves_the_previous_snapshot_whole(tmp_path,
     assert "killed run 0" in cli("show", "latest", f"1/{uid}").stdout
     assert objects(s3, "lock") == {}
     assert cli("verify", "--read-data", "--json").json()["unreferenced"] == 0
+
+
+def acl(items: list[dict]) -> list[tuple]:
+    """An ACL without the ids and timestamps a re-created dashboard gets anew."""
+    return sorted(
+        tuple(str(a.get(k)) for k in ("role", "teamUid", "userLogin", "permission", "inherited"))
+        for a in items
+    )
+
+
+def test_restore_from_s3_brings_back_deleted_dashboards(tmp_path, grafana, s3, populated):
+    cli = s3_cli(tmp_path, grafana, s3)
+    assert cli("backup").exit_code == 0
+    gone = [u for u in populated.dashboards if u in populated.with_permissions][:2] + populated.dashboards[:1]
+    models = {u: grafana.get_dashboard(u) for u in gone}
+    acls = {u: grafana.permissions("dashboard", u) for u in gone}
+    for uid in gone:
+        grafana.delete_dashboard(uid)
+    res = cli("restore", "--json")
+    assert res.exit_code == 0, res.stderr
+    created = {i["key"] for i in res.json()["plans"][0]["items"] if i["outcome"] == "created"}
+    assert {f"1/{u}" for u in gone} <= created
+    for uid in gone:
+        assert grafana.get_dashboard(uid)["panels"] == models[uid]["panels"]
+        assert acl(grafana.permissions("dashboard", uid)) == acl(acls[uid])
+    # The restored Grafana backs up to exactly the snapshot it came from.
+    res = cli("backup")
+    assert res.exit_code == 0
+    assert "no changes" in res.stdout
+
+
+def test_restore_refuses_a_corrupt_blob_and_restores_the_rest(tmp_path, grafana, s3, populated):
+    cli = s3_cli(tmp_path, grafana, s3)
+    assert cli("backup").exit_code == 0
+    bad, good = populated.dashboards[3], populated.dashboards[4]
+    digest = cli("log", f"1/{bad}", "--json").json()[0]["hash"]
+    key = f"dashvault/blobs/{digest[:2]}/{digest}"
+    client = s3.client()
+    body = bytearray(client.get_object(Bucket=s3.bucket, Key=key)["Body"].read())
+    body[len(body) // 2] ^= 0x01
+    client.put_object(Bucket=s3.bucket, Key=key, Body=bytes(body))
+    grafana.delete_dashboard(bad)
+    grafana.delete_dashboard(good)
+    grafana.clear_requests()
+
+    res = cli("restore", "--key", bad, "--key", good, "--json")
+    assert res.exit_code == 1
+    items = {(i["kind"], i["key"]): i for i in res.json()["plans"][0]["items"]}
+    failed = items[("dashboard", f"1/{bad}")]
+    assert failed["outcome"] == "failed"
+    assert key in failed["detail"]  # the blob is named; zstd's own checksum caught the flip
+    assert items[("dashboard", f"1/{good}")]["outcome"] == "created"
+    # Nothing corrupt reached Grafana: the bad dashboard was never written.
+    assert grafana.get_dashboard(bad) is None
+    assert all(
+        bad not in r.path and (r.json or {}).get("dashboard", {}).get("uid") != bad
+        for r in grafana.write_requests()
+    )
+    text = cli("restore", "--key", bad)
+    assert text.exit_code == 1
+    assert "failed" in text.stdout
