@@ -13,7 +13,9 @@ import fcntl
 import json
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
@@ -81,13 +83,27 @@ class GitStore:
                     f"{self.describe()}: directory exists, is not empty and is not a git repository"
                 )
             else:
-                self.path.mkdir(parents=True, exist_ok=True)
-                repo = git.Repo.init(self.path, initial_branch=self._branch)
+                repo = self._init()
         except (git.GitError, OSError) as exc:
             raise StoreError(f"{self.describe()}: {_git_error(exc)}") from exc
         with contextlib.suppress(TypeError):  # detached HEAD: keep the configured branch
             self._branch = repo.active_branch.name
         return repo
+
+    def _init(self) -> git.Repo:
+        """A new repository, made beside the target and renamed into place, so that a reader never
+        sees a half-initialised `.git`."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.init-", dir=self.path.parent))
+        try:
+            git.Repo.init(staging, initial_branch=self._branch)
+            if self.path.exists():  # an empty directory: move the new .git into it
+                os.rename(staging / ".git", self.path / ".git")
+            else:
+                os.rename(staging, self.path)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return git.Repo(self.path)
 
     @property
     def _ref(self) -> str:
