@@ -7,7 +7,7 @@ Both APIs produce the same items with the same content hashes: a dashboard's con
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 from urllib.parse import quote
@@ -15,8 +15,8 @@ from urllib.parse import quote
 from backup.config import GrafanaSourceConfig
 from backup.errors import ResponseError, SourceError
 from backup.http import BasicAuth, BearerAuth, make_client, request
-from backup.run import ItemFailure
-from storage.model import Item
+from backup.run import ItemFailure, Unchanged
+from storage.model import Entry, Item
 
 log = logging.getLogger("dashvault.grafana")
 
@@ -24,8 +24,13 @@ DASHBOARD_GROUP = "dashboard.grafana.app"
 DASHBOARD_VERSION = "v1beta1"
 # How often an /apis listing may restart after its continue token expired (410) before giving up.
 MAX_LIST_RESTARTS = 5
+# /apis list pages carry whole dashboards: pages are sized to about this many bytes (at most
+# `page_size` items), so a page of large dashboards does not hold hundreds of megabytes at once.
+LIST_PAGE_BYTES = 4 * 1024 * 1024
+# Items asked for in the first /apis page, before the size of a dashboard is known.
+FIRST_PAGE_ITEMS = 50
 
-Result = Item | ItemFailure
+Result = Item | ItemFailure | Unchanged
 
 
 def seg(value: str) -> str:
@@ -156,12 +161,15 @@ class GrafanaClient:
         seen: set[str] = set()
         restarts = 0
         token: str | None = None
+        limit = min(self.config.page_size, FIRST_PAGE_ITEMS)
         while True:
-            params: dict[str, Any] = {"limit": self.config.page_size}
+            params: dict[str, Any] = {"limit": limit}
             if token:
                 params["continue"] = token
-            status, data = self.call("GET", self._apis_path(org), params=params, ok=(200, 410))
-            if status == 410:
+            res = request(
+                self.http, "GET", self._apis_path(org), source=self.name, params=params, expect=(200, 410)
+            )
+            if res.status == 410:
                 restarts += 1
                 if restarts > MAX_LIST_RESTARTS:
                     raise SourceError(
@@ -173,13 +181,20 @@ class GrafanaClient:
                 )
                 token = None
                 continue
-            body = _dict(data, "dashboard list")
-            for res in body.get("items") or []:
-                name = (res.get("metadata") or {}).get("name") if isinstance(res, dict) else None
+            body = _dict(res.body, "dashboard list")
+            items = body.get("items") or []
+            if items:
+                limit = max(1, min(self.config.page_size, len(items) * LIST_PAGE_BYTES // max(1, res.size)))
+            token = (body.get("metadata") or {}).get("continue") or None
+            del res, body
+            # Handed out one by one and forgotten here, so each can be freed once it is stored.
+            items.reverse()
+            while items:
+                item = items.pop()
+                name = (item.get("metadata") or {}).get("name") if isinstance(item, dict) else None
                 if isinstance(name, str) and name not in seen:
                     seen.add(name)
-                    yield res
-            token = (body.get("metadata") or {}).get("continue") or None
+                    yield item
             if not token:
                 return
 
@@ -398,6 +413,7 @@ class GrafanaCollector:
         self.config = config
         self.client = client or GrafanaClient(config)
         self.api_used = ""
+        self._previous: Mapping[tuple[str, str], Entry] = {}
 
     @property
     def source(self) -> str:
@@ -408,8 +424,14 @@ class GrafanaCollector:
             return "apis" if self.client.has_apis() else "legacy"
         return self.config.api
 
-    def collect(self, known: Iterable[tuple[str, str]] = ()) -> Iterator[Result]:
-        """Yield every item; `known` (kind, key) pairs that the listing misses are re-checked one by one."""
+    def collect(
+        self, known: Mapping[tuple[str, str], Entry] | Iterable[tuple[str, str]] = ()
+    ) -> Iterator[Result]:
+        """Yield every item; `known` (kind, key) pairs that the listing misses are re-checked one by one.
+
+        Given the previous entries, an /apis dashboard whose resourceVersion is unchanged is `Unchanged`.
+        """
+        self._previous = known if isinstance(known, Mapping) else {}
         known_set = set(known)
         try:
             self.api_used = self.resolve_api()
@@ -531,10 +553,29 @@ class GrafanaCollector:
             data = res if res is not None else self.client.resource(org, name)
             if data is None:
                 return []
+            key = f"{org}/{name}"
+            old = self._previous.get(("dashboard", key))
+            if old is not None and same_version(old, data):
+                # Same resourceVersion, same object: no need to build and hash it again. The ACL
+                # is not part of the resource, so it is still read.
+                return [Unchanged("dashboard", key), *self._permissions(org, "dashboard", name, old.title)]
             item = dashboard_item_apis(self.source, org, data)
             return [item, *self._permissions(org, "dashboard", name, item.title)]
 
         return lambda: self._failing("dashboard", org, name, run)
+
+
+def same_version(entry: Entry, res: dict[str, Any]) -> bool:
+    """Whether a resource is the version an entry read through /apis recorded (its resourceVersion)."""
+    md = res.get("metadata") or {}
+    rv = md.get("resourceVersion")
+    return (
+        entry.meta.get("api") == "apis"
+        and isinstance(rv, str)
+        and rv != ""
+        and entry.meta.get("resourceVersion") == rv
+        and entry.meta.get("generation") == md.get("generation")
+    )
 
 
 def _missing(known: set[tuple[str, str]], kind: str, prefix: str, listed: list[str]) -> list[str]:

@@ -17,7 +17,7 @@ import re
 import ssl
 import urllib.request
 from collections.abc import Callable, Generator, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode
@@ -201,7 +201,17 @@ class ApiResponse:
     status: int
     body: Any
     headers: httpx.Headers
-    text: str
+    response: httpx.Response = field(repr=False)
+
+    @property
+    def text(self) -> str:
+        """The body as text; decoded only when asked (a 40 MB listing must not be held twice)."""
+        return self.response.text
+
+    @property
+    def size(self) -> int:
+        """The body's length in bytes."""
+        return len(self.response.content)
 
 
 def request(
@@ -330,7 +340,7 @@ class _Call:
                     raise ResponseError(
                         f"{self.source}: {self.path} returned a body that is not JSON ({why})", status=status
                     ) from None
-        return ApiResponse(status=status, body=body, headers=response.headers, text=response.text)
+        return ApiResponse(status=status, body=body, headers=response.headers, response=response)
 
     def status_error(self, response: httpx.Response, *, attempts: int) -> AuthError | ResponseError:
         """The error for a status the caller did not expect."""

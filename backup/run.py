@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,14 +34,27 @@ class ItemFailure:
     error: str
 
 
+@dataclass(frozen=True)
+class Unchanged:
+    """A listed item the collector knows to be its previous entry's version: that entry is kept as is."""
+
+    kind: str
+    key: str
+
+
 class Collector(Protocol):
     """Yields a source's items; raises a `DashvaultError` if the listing itself fails or is cut short."""
 
     @property
     def source(self) -> str: ...
 
-    def collect(self, known: Iterable[tuple[str, str]] = ()) -> Iterator[Item | ItemFailure]:
-        """Yield items; `known` (kind, key) pairs of the last snapshot are re-checked if not listed."""
+    def collect(
+        self, known: Mapping[tuple[str, str], Entry] = ...
+    ) -> Iterator[Item | ItemFailure | Unchanged]:
+        """Yield items; `known` maps (kind, key) to the last snapshot's entries, re-checked if not listed.
+
+        An item whose version the source shows to be that of its entry may be yielded as `Unchanged`.
+        """
         ...
 
 
@@ -179,13 +192,18 @@ class BackupRun:
         status = SourceStatus()
         report = SourceReport(name=name, status=status)
         seen: dict[tuple[str, str], Entry] = {}
-        stream = collector.collect(previous.keys())
+        stream = collector.collect(previous)
         try:
             for got in stream:
                 if self.stop.is_set():
                     break  # the item in flight is done; the rest of the run is abandoned
                 if self.on_item is not None:
                     self.on_item(name)
+                if isinstance(got, Unchanged):
+                    kept = previous.get((got.kind, got.key))
+                    if kept is not None:
+                        seen[(got.kind, got.key)] = kept
+                    continue
                 if isinstance(got, ItemFailure):
                     report.failures.append(got)
                     log.warning(

@@ -57,6 +57,12 @@ class GrafanaTarget:
         self.message = message
         self.org_map = org_map or {}
         self.api = GrafanaCollector(config, self.client).resolve_api()
+        # (kind, target key) of objects the prefetch listing did not show; trusted once, so a
+        # re-plan after a refused write reads the object itself.
+        self._absent: set[tuple[str, str]] = set()
+        # Users and teams looked up for ACLs: one request per login or team, not per ACL entry.
+        self._users: dict[tuple[int, str], int | None] = {}
+        self._teams: dict[tuple[int, str | None, str | None], int | None] = {}
 
     @property
     def name(self) -> str:
@@ -71,7 +77,34 @@ class GrafanaTarget:
 
     # -- live state ---------------------------------------------------------------------------
 
+    def prefetch(self, keys: list[tuple[str, str]]) -> None:
+        """List the folders and dashboards of the orgs concerned; what is not listed is taken as absent.
+
+        An object the listing missed (created meanwhile, hidden by a paging race) is only assumed
+        missing: creating it is refused (409/412), and the re-plan reads it.
+        """
+        orgs = {split_key(key)[0] for kind, key in keys if kind in ("folder", "dashboard", "permissions")}
+        existing: dict[tuple[str, int], set[str]] = {}
+        try:
+            for org in sorted(orgs):
+                for kind, search in (("folder", "dash-folder"), ("dashboard", "dash-db")):
+                    uids = existing.setdefault((kind, org), set())
+                    for page in self.client.search_pages(org, search):
+                        uids.update(str(h["uid"]) for h in page)
+        except SourceError:
+            return  # no listing: every object is read by itself, as without a prefetch
+        objects = {(kind, f"{org}/{uid}") for (kind, org), uids in existing.items() for uid in uids}
+        absent_objects = {
+            key for kind, key in keys if kind in ("folder", "dashboard") and (kind, key) not in objects
+        }
+        self._absent = {(kind, key) for kind, key in keys if kind in ("folder", "dashboard")} - objects
+        # Permissions of an object that does not exist do not exist either.
+        self._absent |= {(kind, key) for kind, key in keys if kind == "permissions" and key in absent_objects}
+
     def live(self, entry: Entry, target_key: str) -> Live | None:
+        if (entry.kind, target_key) in self._absent:
+            self._absent.discard((entry.kind, target_key))
+            return None
         org, uid = split_key(target_key)
         if entry.kind == "folder":
             data = self.client.folder(org, uid)
@@ -217,13 +250,13 @@ class GrafanaTarget:
             if acl.get("role"):
                 items.append({"role": acl["role"], "permission": permission})
             elif acl.get("userLogin"):
-                user = self.client.user_id(org, str(acl["userLogin"]))
+                user = self._user_id(org, str(acl["userLogin"]))
                 if user is None:
                     missing.append(f"user {acl['userLogin']!r}")
                 else:
                     items.append({"userId": user, "permission": permission})
             elif acl.get("teamUid") or acl.get("team"):
-                team = self.client.team_id(org, acl.get("teamUid"), acl.get("team"))
+                team = self._team_id(org, acl.get("teamUid"), acl.get("team"))
                 if team is None:
                     missing.append(f"team {acl.get('team') or acl.get('teamUid')!r}")
                 else:
@@ -232,6 +265,16 @@ class GrafanaTarget:
         item.outcome = Outcome.CREATED if item.live is None else Outcome.UPDATED
         if missing:
             item.detail = "skipped entries for " + ", ".join(missing) + " (no longer exist)"
+
+    def _user_id(self, org: int, login: str) -> int | None:
+        if (org, login) not in self._users:
+            self._users[(org, login)] = self.client.user_id(org, login)
+        return self._users[(org, login)]
+
+    def _team_id(self, org: int, uid: str | None, name: str | None) -> int | None:
+        if (org, uid, name) not in self._teams:
+            self._teams[(org, uid, name)] = self.client.team_id(org, uid, name)
+        return self._teams[(org, uid, name)]
 
 
 def _message(body: Any, default: str) -> str:

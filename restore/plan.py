@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from storage.model import KIND_ORDER, Entry, SnapshotInfo
 
@@ -116,6 +116,14 @@ class Target(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
+class Prefetching(Protocol):
+    """A target that can list what exists in bulk, so `live` need not ask for each missing object."""
+
+    def prefetch(self, keys: list[tuple[str, str]]) -> None:
+        """Learn which of these (kind, target key) objects exist before `live` is asked about them."""
+
+
 @dataclass
 class RestorePlan:
     """The ordered list of plan items of one restore, and its policy."""
@@ -190,6 +198,9 @@ def build_plan(
     """
     wanted = [(e, False) for e in selected] + [(e, True) for e in dependencies]
     wanted.sort(key=lambda pair: order_key(pair[0], depth))
+    if isinstance(target, Prefetching):
+        # After a wipe most objects are missing: a listing says so for all of them at once.
+        target.prefetch([(e.kind, target.target_key(e)) for e, _ in wanted])
 
     def plan_one(pair: tuple[Entry, bool]) -> PlanItem:
         entry, dep = pair

@@ -24,7 +24,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sandbox.server import HTTPError, Request, RequestRecord, Response, SandboxServer, json_response
+from sandbox.server import (
+    HTTPError,
+    Request,
+    RequestRecord,
+    Response,
+    SandboxServer,
+    encode_json,
+    json_response,
+)
 
 __all__ = ["DASHBOARD_API", "FOLDER_API", "GrafanaSandbox", "namespace_of", "slugify"]
 
@@ -157,11 +165,23 @@ class _Dashboard:
     annotations: dict[str, str] = field(default_factory=dict)
     acl: list[dict[str, Any]] = field(default_factory=list)
     history: list[_Version] = field(default_factory=list)
+    # The JSON of `model`, kept with the model it encodes: serving 10k large dashboards must not
+    # re-encode each one per request.
+    _encoded: tuple[dict[str, Any], bytes] | None = field(default=None, repr=False)
 
     @property
     def title(self) -> str:
         title = self.model.get("title")
         return title if isinstance(title, str) else ""
+
+    def model_json(self) -> bytes:
+        cached = self._encoded
+        if cached is not None and cached[0] is self.model:
+            return cached[1]
+        model = self.model
+        data = encode_json(model)
+        self._encoded = (model, data)
+        return data
 
 
 @dataclass
@@ -455,7 +475,7 @@ class GrafanaSandbox(SandboxServer):
             raise HTTPError(500, {"message": "internal error"})
 
     def _listing_response(self, body: Any, start: int) -> Response:
-        response = json_response(body)
+        response = body if isinstance(body, Response) else json_response(body)
         limit = self.truncate_listing_after
         if limit is not None and start >= limit:
             payload = response.payload()
@@ -694,6 +714,12 @@ class GrafanaSandbox(SandboxServer):
             "spec": dict(d.model),
             "status": {},
         }
+
+    def _dash_resource_json(self, org: _Org, d: _Dashboard) -> bytes:
+        """`_dash_resource` encoded, with the cached model spliced in as `spec`."""
+        resource = self._dash_resource(org, d)
+        del resource["spec"], resource["status"]
+        return encode_json(resource)[:-1] + b',"spec":' + d.model_json() + b',"status":{}}'
 
     def _folder_resource(self, org: _Org, f: _Folder) -> dict[str, Any]:
         annotations: dict[str, str] = {}
@@ -943,7 +969,12 @@ class GrafanaSandbox(SandboxServer):
             d = org.dashboards.get(req.params["uid"])
             if d is None:
                 raise HTTPError(404, {"message": "Dashboard not found"})
-            return json_response({"dashboard": {"id": d.id, **d.model}, "meta": self._dash_meta(org, d)})
+            meta = self._dash_meta(org, d)
+            model = d.model_json()  # encoded once per saved version, then cached
+        # {"dashboard": {"id": ..., **model}, "meta": ...} without encoding the model again.
+        rest = b"," + model[1:] if model != b"{}" else b"}"
+        raw = b'{"dashboard":{"id":%d%s,"meta":%s}' % (d.id, rest, encode_json(meta))
+        return Response(raw=raw)
 
     def _post_dashboard(self, req: Request) -> Response:
         body = req.json
@@ -1363,11 +1394,11 @@ class GrafanaSandbox(SandboxServer):
             # Resume after the last name served, so writes between pages neither skip nor repeat items.
             start = bisect_right(keys, after) if after is not None else 0
             chunk = keys[start : start + limit] if limit else keys[start:]
-            items: list[dict[str, Any]]
+            items: list[bytes]
             if kind == "dashboards":
-                items = [self._dash_resource(org, org.dashboards[k]) for k in chunk]
+                items = [self._dash_resource_json(org, org.dashboards[k]) for k in chunk]
             else:
-                items = [self._folder_resource(org, org.folders[k]) for k in chunk]
+                items = [encode_json(self._folder_resource(org, org.folders[k])) for k in chunk]
             metadata: dict[str, Any] = {"resourceVersion": str(rv)}
             if chunk and start + len(chunk) < len(keys):
                 metadata["continue"] = self._encode_continue(
@@ -1376,7 +1407,8 @@ class GrafanaSandbox(SandboxServer):
         list_kind, api = (
             ("DashboardList", DASHBOARD_API) if kind == "dashboards" else ("FolderList", FOLDER_API)
         )
-        body = {"kind": list_kind, "apiVersion": api, "metadata": metadata, "items": items}
+        head = encode_json({"kind": list_kind, "apiVersion": api, "metadata": metadata})
+        body = Response(raw=head[:-1] + b',"items":[' + b",".join(items) + b"]}")
         return self._listing_response(body, offset)
 
     def _apis_list_dashboards(self, req: Request) -> Response:
@@ -1395,7 +1427,7 @@ class GrafanaSandbox(SandboxServer):
                 raise _k8s_error(
                     404, "NotFound", f'dashboards.{DASHBOARD_GROUP} "{name}" not found', _dash_details(name)
                 )
-            return json_response(self._dash_resource(org, d))
+            return Response(raw=self._dash_resource_json(org, d))
 
     def _apis_get_folder(self, req: Request) -> Response:
         self._require_apis()

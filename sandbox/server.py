@@ -29,11 +29,12 @@ __all__ = [
     "Response",
     "Router",
     "SandboxServer",
+    "encode_json",
     "json_response",
 ]
 
 
-def _encode_json(body: Any) -> bytes:
+def encode_json(body: Any) -> bytes:
     """Compact JSON as UTF-8; falls back to ASCII escapes for strings UTF-8 cannot carry."""
     try:
         return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
@@ -102,7 +103,7 @@ class Response:
         """The bytes sent as the response body."""
         if self.raw is not None:
             return self.raw
-        return _encode_json(self.body)
+        return encode_json(self.body)
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

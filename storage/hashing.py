@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from functools import cache
 from typing import Any
 
 import rfc8785
@@ -71,12 +73,53 @@ def _doubles(value: Any) -> Any:
     return value
 
 
+# Compact, sorted JSON from the C encoder is already RFC 8785 except where Python and ECMAScript
+# disagree: number forms ("1.0", "1e-05", "1e+16", integers beyond 2**53), which are rewritten token by
+# token, and keys that sort differently in UTF-16 (characters from U+E000 up) or lone surrogates, for
+# which the reference implementation (10-20 times slower) does the whole value.
+_COMPACT = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
+# Number tokens follow ":", "," or "["; the same text inside a string only costs a needless rewrite pass.
+_ODD_NUMBER = re.compile(r"[:,\[]-?[0-9](?:[0-9]*\.0[,\]}]|[0-9.]*e|[0-9]{15})")
+_STRING = re.compile(r'("[^"\\]*(?:\\.[^"\\]*)*")')
+_ODD_TOKEN = re.compile(
+    r"(?<![\w.+-])-?(?:[0-9]+\.0(?![0-9eE])|[0-9][0-9.]*e[-+]?[0-9]+|[0-9]{16,}(?![0-9.e]))"
+)
+
+
 def canonical(value: Any) -> bytes:
-    """RFC 8785 (JCS) canonical JSON bytes of `value`."""
+    """RFC 8785 (JCS) canonical JSON bytes of `value` (JSON data: object keys are strings)."""
+    try:
+        text = _COMPACT.encode(value)
+    except (TypeError, ValueError):
+        text = None
+    if text is not None and (text.isascii() or max(text) < "\ud800"):
+        if _ODD_NUMBER.search(text) is not None or text[:1] not in "{[":
+            text = _es_numbers(text)
+        return text.encode()
     try:
         return bytes(rfc8785.dumps(value))
     except rfc8785.IntegerDomainError:
         return bytes(rfc8785.dumps(_doubles(value)))
+
+
+def _es_numbers(text: str) -> str:
+    """Compact JSON with every number written the ECMAScript way (strings left alone)."""
+    parts = _STRING.split(text)  # odd indices are string tokens
+    # What lies between strings holds no NUL (control characters only occur escaped, in strings).
+    outside = "\x00".join(parts[0::2])
+    fixed = _ODD_TOKEN.sub(_es_number, outside)
+    if fixed != outside:
+        parts[0::2] = fixed.split("\x00")
+    return "".join(parts)
+
+
+def _es_number(match: re.Match[str]) -> str:
+    token = match.group()
+    if "." in token or "e" in token:
+        return rfc8785.dumps(float(token)).decode()
+    if abs(int(token)) > _SAFE_INT:
+        return rfc8785.dumps(float(int(token))).decode()
+    return token
 
 
 def sha256_hex(data: bytes) -> str:
@@ -89,5 +132,65 @@ def content_hash(content: dict[str, Any]) -> str:
 
 
 def pretty(content: Any) -> bytes:
-    """Readable JSON for files people diff: sorted keys, two-space indent, trailing newline."""
-    return (json.dumps(content, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    """Readable JSON for files people diff: sorted keys, two-space indent, trailing newline.
+
+    The same text as ``json.dumps(content, indent=2, sort_keys=True, ensure_ascii=False)``, made faster.
+    """
+    out: list[str] = []
+    try:
+        _pretty(content, 0, out)
+    except _Unusual:
+        return (json.dumps(content, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    out.append("\n")
+    return "".join(out).encode()
+
+
+class _Unusual(Exception):
+    """A value the fast path does not handle exactly like `json.dumps` (a key that is not a string)."""
+
+
+@cache
+def _flat(depth: int) -> json.JSONEncoder:
+    """Encodes a container of scalars at `depth` in one C call: the indented separator does the layout."""
+    return json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",\n" + "  " * depth, ": "))
+
+
+_NESTED = (dict, list)
+
+
+def _pretty(value: Any, depth: int, out: list[str]) -> None:
+    # json.dumps(indent=2) is pure Python; only containers that hold containers are walked here.
+    if isinstance(value, dict):
+        if not value:
+            out.append("{}")
+            return
+        inner = "\n" + "  " * (depth + 1)
+        if not any(isinstance(v, _NESTED) for v in value.values()):
+            if any(type(k) is not str for k in value):
+                raise _Unusual
+            out.extend(("{", inner, _flat(depth + 1).encode(value)[1:-1], "\n", "  " * depth, "}"))
+            return
+        sep = "{" + inner
+        for key in sorted(value):
+            if type(key) is not str:
+                raise _Unusual
+            out.extend((sep, _flat(0).encode(key), ": "))
+            _pretty(value[key], depth + 1, out)
+            sep = "," + inner
+        out.extend(("\n", "  " * depth, "}"))
+    elif isinstance(value, list):
+        if not value:
+            out.append("[]")
+            return
+        inner = "\n" + "  " * (depth + 1)
+        if not any(isinstance(v, _NESTED) for v in value):
+            out.extend(("[", inner, _flat(depth + 1).encode(value)[1:-1], "\n", "  " * depth, "]"))
+            return
+        sep = "[" + inner
+        for item in value:
+            out.append(sep)
+            _pretty(item, depth + 1, out)
+            sep = "," + inner
+        out.extend(("\n", "  " * depth, "]"))
+    else:
+        out.append(_flat(0).encode(value))

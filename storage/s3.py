@@ -957,7 +957,10 @@ class S3SnapshotWriter:
         self._newest = ids[0] if ids else None
         self._previous = store.manifest(ids[0]) if ids else None
         self._known = store.blob_index()
-        self._compression = store._compression(self._known)
+        # Decided (and a dictionary perhaps trained) at the first new blob: a run that changes
+        # nothing reads no blob and writes nothing.
+        self._compression_settings: _Compression | None = None
+        self._setup = threading.Lock()
         self._mu = threading.Lock()
         self._pending: set[str] = set()
         self._slots = threading.BoundedSemaphore(store.workers * 2)
@@ -974,8 +977,14 @@ class S3SnapshotWriter:
     @property
     def dictionary_id(self) -> int | None:
         """The id of the zstd dictionary new blobs are compressed with, if any."""
-        d = self._compression.dictionary
+        d = self._compression().dictionary
         return d.dict_id() if d is not None else None
+
+    def _compression(self) -> _Compression:
+        with self._setup:
+            if self._compression_settings is None:
+                self._compression_settings = self._store._compression(self._known)
+            return self._compression_settings
 
     def __enter__(self) -> S3SnapshotWriter:
         return self
@@ -991,6 +1000,8 @@ class S3SnapshotWriter:
             if entry.hash in self._known or entry.hash in self._pending:
                 return
             self._pending.add(entry.hash)
+        self._compression()  # decided before the first upload starts, so `_known` is still as listed
+        with self._mu:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=self._store.workers, thread_name_prefix="upload")
             pool = self._pool
@@ -1008,7 +1019,7 @@ class S3SnapshotWriter:
     def _compressor(self) -> zstandard.ZstdCompressor:
         cctx: zstandard.ZstdCompressor | None = getattr(self._local, "cctx", None)
         if cctx is None:
-            c = self._compression
+            c = self._compression()
             if c.dictionary is not None:
                 cctx = zstandard.ZstdCompressor(level=c.level, dict_data=c.dictionary, write_checksum=True)
             else:

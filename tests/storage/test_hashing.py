@@ -1,6 +1,7 @@
 import json
 import random
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -95,3 +96,61 @@ def test_pretty_is_sorted_with_trailing_newline():
     assert text.endswith("}\n")
     assert text.index('"a"') < text.index('"b"') and text.index('"c"') < text.index('"d"')
     assert "é" in text
+
+
+# The fast paths must give exactly the reference output, for any JSON value.
+wide_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.sampled_from([1.0, -0.0, 1e-7, 1e16, 1e21, 2.5e-5, 123456789012345678.0, 2**53, 2**53 + 1, -(2**60)])
+    | st.text()
+    | st.sampled_from(
+        ['a:1.0,"x', "1e5", "\\", '"', "\x00\x1f\x7f", "\u2028", "\U0001f600", "\ue000", "\ud800"]
+    )
+)
+wide_values = st.recursive(
+    wide_scalars,
+    lambda children: (
+        st.lists(children, max_size=6) | st.dictionaries(st.text(max_size=8), children, max_size=6)
+    ),
+    max_leaves=40,
+)
+
+
+def reference_canonical(value):
+    import rfc8785
+
+    try:
+        return bytes(rfc8785.dumps(value))
+    except rfc8785.IntegerDomainError:
+        from storage.hashing import _doubles
+
+        return bytes(rfc8785.dumps(_doubles(value)))
+
+
+@given(wide_values)
+def test_canonical_equals_the_reference_implementation(value):
+    try:
+        expected = reference_canonical(value)
+    except Exception as exc:  # lone surrogates: both refuse
+        with pytest.raises(type(exc)):
+            canonical(value)
+        return
+    assert canonical(value) == expected
+
+
+@given(wide_values)
+def test_pretty_equals_json_dumps(value):
+    try:
+        expected = (json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    except UnicodeEncodeError:
+        return
+    assert pretty(value) == expected
+
+
+def test_canonical_rewrites_numbers_only_outside_strings():
+    value = {"a:1.0,": [1.5e-9, 'b":1e5', 2.0, 12345678901234567, 1234567890123456.5, "x,1.0]"]}
+    assert canonical(value) == reference_canonical(value)
+    assert b'"a:1.0,"' in canonical(value) and b"1.5e-9" in canonical(value)
