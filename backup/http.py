@@ -27,6 +27,7 @@ from httpx_retries import Retry, RetryTransport
 from pydantic import SecretStr
 
 from backup.errors import AuthError, ResponseError, UnreachableError
+from storage import jsontext
 
 __all__ = [
     "REDACTED_KEYS",
@@ -332,7 +333,7 @@ class _Call:
         body: Any = None
         if response.content.strip():
             try:
-                body = jsonlib.loads(response.content)
+                body = jsontext.loads(response.content)
             except ValueError as exc:
                 if 200 <= status < 300:
                     start = self.scrub(response.text)[:60]

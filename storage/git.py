@@ -27,6 +27,7 @@ from typing import IO, Any
 import git
 from pydantic import ValidationError
 
+from storage import jsontext
 from storage.errors import CorruptDataError, NotFoundError, StoreError, StoreLockedError
 from storage.hashing import content_hash, pretty
 from storage.model import Changes, Entry, Manifest, SnapshotInfo, SourceStatus
@@ -155,7 +156,7 @@ class GitStore:
         raw = self._read_blob(f"{snapshot_id}:{path}")
         where = f"{self.describe()}: {path} in snapshot {snapshot_id[:12]}"
         try:
-            content = json.loads(raw)
+            content = jsontext.loads(raw)
         except ValueError as exc:
             raise CorruptDataError(f"{where} is not valid JSON") from exc
         if not isinstance(content, dict) or content_hash(content) != entry.hash:

@@ -44,6 +44,7 @@ from botocore.exceptions import (
 )
 from pydantic import ValidationError
 
+from storage import jsontext
 from storage.errors import CorruptDataError, NotFoundError, StoreError, StoreLockedError
 from storage.hashing import canonical, sha256_hex
 from storage.model import Changes, Entry, Manifest, SnapshotInfo
@@ -557,7 +558,7 @@ class S3Store:
         what = f"{entry.source} {entry.kind} {entry.key} in snapshot {snapshot_id}"
         raw = self.read_blob(entry.hash, what=what)
         try:
-            content = json.loads(raw)
+            content = jsontext.loads(raw)
         except ValueError as exc:
             raise CorruptDataError(f"{self.describe()}: blob of {what} is not valid JSON") from exc
         if not isinstance(content, dict):

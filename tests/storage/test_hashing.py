@@ -105,16 +105,19 @@ wide_scalars = (
     | st.integers()
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.sampled_from([1.0, -0.0, 1e-7, 1e16, 1e21, 2.5e-5, 123456789012345678.0, 2**53, 2**53 + 1, -(2**60)])
+    | st.sampled_from([1e-6, 9.9e-5, 1e-5, 1e-4, 1e15, 9.999e15, 1e20, 5e-324, 2**64, -(2**63) - 1, 2**70])
     | st.text()
     | st.sampled_from(
         ['a:1.0,"x', "1e5", "\\", '"', "\x00\x1f\x7f", "\u2028", "\U0001f600", "\ue000", "\ud800"]
     )
 )
+# Keys that sort differently by UTF-16 code units than by code points: U+E000.. against U+10000..
+wide_keys = st.text(max_size=8) | st.sampled_from(
+    ["\ue000", "\uffff", "\U0001f600", "a\ue000", "a\U00010000"]
+)
 wide_values = st.recursive(
     wide_scalars,
-    lambda children: (
-        st.lists(children, max_size=6) | st.dictionaries(st.text(max_size=8), children, max_size=6)
-    ),
+    lambda children: st.lists(children, max_size=6) | st.dictionaries(wide_keys, children, max_size=6),
     max_leaves=40,
 )
 
@@ -154,3 +157,16 @@ def test_canonical_rewrites_numbers_only_outside_strings():
     value = {"a:1.0,": [1.5e-9, 'b":1e5', 2.0, 12345678901234567, 1234567890123456.5, "x,1.0]"]}
     assert canonical(value) == reference_canonical(value)
     assert b'"a:1.0,"' in canonical(value) and b"1.5e-9" in canonical(value)
+
+
+def test_keys_sort_by_utf16_code_units():
+    # RFC 8785 3.2.3: U+1F600 is the surrogate pair D83D DE00, which sorts before U+E000.
+    value = {"\ue000": 1, "\U0001f600": 2, "a": 3}
+    assert canonical(value) == '{"a":3,"\U0001f600":2,"\ue000":1}'.encode()
+    assert canonical(value) == reference_canonical(value)
+
+
+@pytest.mark.parametrize("value", [2**64, -(2**63) - 1, 1e16, 1e-7, 9.9e-5, -0.0, 100.0])
+def test_awkward_numbers_match_the_reference(value):
+    assert canonical({"v": value, "w": [value]}) == reference_canonical({"v": value, "w": [value]})
+    assert pretty({"v": value}) == (json.dumps({"v": value}, indent=2, sort_keys=True) + "\n").encode()
