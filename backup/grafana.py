@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from backup.config import GrafanaSourceConfig
 from backup.errors import ResponseError, SourceError
-from backup.http import BasicAuth, BearerAuth, make_client, request
+from backup.http import ApiResponse, BasicAuth, BearerAuth, make_client, request
 from backup.run import ItemFailure, Unchanged
 from storage.model import Entry, Item
 
@@ -136,10 +136,21 @@ class GrafanaClient:
         return _dict(data, "/api/folders/:uid") if status == 200 else None
 
     def dashboard(self, org: int, uid: str) -> dict[str, Any] | None:
-        status, data = self.call(
-            "GET", f"/api/dashboards/uid/{seg(uid)}", headers=self._org(org), ok=(200, 404)
+        res = self.dashboard_response(org, uid)
+        return _dict(res.body, "/api/dashboards/uid/:uid") if res is not None else None
+
+    def dashboard_response(self, org: int, uid: str, unless_digest: str = "") -> ApiResponse | None:
+        """The dashboard's response (None if it is gone); a body with digest `unless_digest` is not parsed."""
+        res = request(
+            self.http,
+            "GET",
+            f"/api/dashboards/uid/{seg(uid)}",
+            source=self.name,
+            headers=self._org(org),
+            expect=(200, 404),
+            unless_digest=unless_digest,
         )
-        return _dict(data, "/api/dashboards/uid/:uid") if status == 200 else None
+        return res if res.status == 200 else None
 
     def permissions(self, org: int, kind: str, uid: str) -> list[dict[str, Any]] | None:
         base = "/api/folders" if kind == "folder" else "/api/dashboards/uid"
@@ -322,7 +333,7 @@ def folder_item(source: str, org: int, data: dict[str, Any]) -> Item:
     )
 
 
-def dashboard_item_legacy(source: str, org: int, data: dict[str, Any]) -> Item:
+def dashboard_item_legacy(source: str, org: int, data: dict[str, Any], digest: str = "") -> Item:
     model = dict(data.get("dashboard") or {})
     meta = data.get("meta") or {}
     uid = str(model.get("uid"))
@@ -340,6 +351,7 @@ def dashboard_item_legacy(source: str, org: int, data: dict[str, Any]) -> Item:
             "updated": meta.get("updated"),
             "updatedBy": meta.get("updatedBy"),
             "api": "legacy",
+            **({"digest": digest} if digest else {}),
         },
     )
 
@@ -536,10 +548,19 @@ class GrafanaCollector:
 
     def _dashboard_task(self, org: int, uid: str) -> Callable[[], list[Result]]:
         def run() -> list[Result]:
-            data = self.client.dashboard(org, uid)
-            if data is None:
+            key = f"{org}/{uid}"
+            old = self._previous.get(("dashboard", key))
+            known = old.meta.get("digest") if old is not None and old.meta.get("api") == "legacy" else None
+            res = self.client.dashboard_response(
+                org, uid, unless_digest=known if isinstance(known, str) else ""
+            )
+            if res is None:
                 return []
-            item = dashboard_item_legacy(self.source, org, data)
+            if res.same and old is not None:
+                # Byte for byte the response the last snapshot was made from: nothing to parse or hash.
+                return [Unchanged("dashboard", key), *self._permissions(org, "dashboard", uid, old.title)]
+            data = _dict(res.body, "/api/dashboards/uid/:uid")
+            item = dashboard_item_legacy(self.source, org, data, digest=res.digest)
             return [item, *self._permissions(org, "dashboard", uid, item.title)]
 
         return lambda: self._failing("dashboard", org, uid, run)

@@ -11,6 +11,7 @@ Expected non-2xx statuses: pass them in `expect` (e.g. `expect=(200, 404)`) and 
 
 from __future__ import annotations
 
+import hashlib
 import json as jsonlib
 import logging
 import re
@@ -35,6 +36,7 @@ __all__ = [
     "ApiResponse",
     "BasicAuth",
     "BearerAuth",
+    "body_digest",
     "make_client",
     "redact_url",
     "request",
@@ -203,6 +205,12 @@ class ApiResponse:
     body: Any
     headers: httpx.Headers
     response: httpx.Response = field(repr=False)
+    same: bool = False  # the body was the one `unless_digest` named, so it was not parsed
+
+    @property
+    def digest(self) -> str:
+        """sha256 of the body: equal digests mean byte-identical responses."""
+        return body_digest(self.response.content)
 
     @property
     def text(self) -> str:
@@ -213,6 +221,11 @@ class ApiResponse:
     def size(self) -> int:
         """The body's length in bytes."""
         return len(self.response.content)
+
+
+def body_digest(content: bytes) -> str:
+    """The digest `unless_digest` and `ApiResponse.digest` compare."""
+    return hashlib.sha256(content).hexdigest()
 
 
 def request(
@@ -226,12 +239,14 @@ def request(
     data: Mapping[str, str] | None = None,
     headers: Mapping[str, str] | None = None,
     expect: Iterable[int] = (200,),
+    unless_digest: str = "",
 ) -> ApiResponse:
     """Send one request (retried per the client's policy) and return it if its status is in `expect`.
 
     A 2xx body must be JSON (or empty). For an expected non-2xx status a body that is not JSON gives
     `body=None` (the raw text is in `.text`). Raises UnreachableError when the host cannot be reached,
     AuthError on an unexpected 401/403, ResponseError (with `.status`) on any other unexpected status.
+    A body whose sha256 `digest` equals `unless_digest` is not parsed (`body=None`, `same=True`).
     """
     expected = frozenset(expect)
     req = client.build_request(method, url, params=params, json=json, data=data, headers=headers)
@@ -252,6 +267,10 @@ def request(
         ) from None
     logger.debug("%s %s -> %s", method, redact_url(str(req.url)), response.status_code)
     if response.status_code in expected:
+        if unless_digest and body_digest(response.content) == unless_digest:
+            return ApiResponse(
+                status=response.status_code, body=None, headers=response.headers, response=response, same=True
+            )
         return call.parse(response)
     raise call.status_error(response, attempts=int(req.extensions.get(_ATTEMPTS, 1)))
 

@@ -17,6 +17,7 @@ from time import monotonic
 from typing import Protocol
 
 from backup.errors import DashvaultError
+from storage.gcpolicy import bulk_json
 from storage.git import new_run_id
 from storage.hashing import canonical, sha256_hex, strip_volatile
 from storage.model import Changes, Entry, Item, Manifest, SnapshotInfo, SourceStatus
@@ -136,7 +137,7 @@ class BackupRun:
         run_id = new_run_id()
         time = datetime.now(UTC)
         started = monotonic()
-        with self.store.begin() as writer:
+        with bulk_json(), self.store.begin() as writer:
             previous = writer.previous
             prev_entries = previous.entries if previous else []
             by_source: dict[str, dict[tuple[str, str], Entry]] = {}

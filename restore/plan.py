@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
+from storage.gcpolicy import bulk_json
 from storage.model import KIND_ORDER, Entry, SnapshotInfo
 
 log = logging.getLogger("dashvault.restore")
@@ -295,7 +296,10 @@ def execute(
             if item.new_key and item.new_key != item.target_key:
                 moved[item.target_key] = item.new_key
 
-    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="restore") as pool:
+    with (
+        bulk_json(),
+        ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="restore") as pool,
+    ):
         for stage in _stages(plan.items, depth):
             list(pool.map(run_one, stage))
     for item in plan.items:

@@ -1648,6 +1648,14 @@ class GrafanaSandbox(SandboxServer):
             model.pop("id", None)
             self._save_dashboard(o, d, model, folder_uid=d.folder_uid, actor="user:admin")
 
+    def move_dashboard(self, uid: str, folder_uid: str | None, org: int = 1) -> None:
+        """Move a dashboard to another folder (None: the root); a new save, like moving it in the UI."""
+        with self.lock:
+            o = self._org_by_id(org)
+            d = o.dashboards[uid]
+            model = {k: v for k, v in d.model.items() if k != "id"}
+            self._save_dashboard(o, d, model, folder_uid=folder_uid, actor="user:admin")
+
     def delete_dashboard(self, uid: str, org: int = 1) -> None:
         """Delete a dashboard (and its permissions)."""
         with self.lock:

@@ -93,3 +93,40 @@ def test_entries_read_through_legacy_are_rebuilt(tmp_path: Path, grafana: Grafan
     assert seen[("Item", "dashboard")] == 10
     assert seen[("Unchanged", "dashboard")] == 0
     assert report.snapshot is None
+
+
+def test_legacy_responses_identical_to_the_last_are_not_parsed(
+    tmp_path: Path, grafana: GrafanaSandbox
+) -> None:
+    import hashlib
+
+    import httpx
+
+    population = populate(grafana, dashboards=30, depth=2, seed=6)
+    store = GitStore(tmp_path / "repo")
+    first, seen = run(store, grafana, api="legacy")
+    assert first.snapshot is not None and seen[("Item", "dashboard")] == 30
+    entries = {e.key: e for e in store.manifest(first.snapshot.id).entries if e.kind == "dashboard"}
+    # The digest recorded is that of the very bytes the server sends for the dashboard.
+    uid = population.dashboards[3]
+    body = httpx.get(f"{grafana.url}/api/dashboards/uid/{uid}", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert entries[f"1/{uid}"].meta["digest"] == hashlib.sha256(body.content).hexdigest()
+
+    again, seen = run(store, grafana, api="legacy")
+    assert again.snapshot is None
+    assert (seen[("Unchanged", "dashboard")], seen[("Item", "dashboard")]) == (30, 0)
+
+    # A save (new version, same model), an edit and a move to the root: each changes the response, so
+    # each is read again; only the edit and the move are changes to the content.
+    saved, edited, moved = population.dashboards[:3]
+    grafana.update_dashboard(saved, {})
+    grafana.update_dashboard(edited, {"description": "edited"})
+    grafana.move_dashboard(moved, None)
+    third, seen = run(store, grafana, api="legacy")
+    assert (seen[("Unchanged", "dashboard")], seen[("Item", "dashboard")]) == (27, 3)
+    assert third.snapshot is not None
+    changed = sorted(e.key for e in third.sources["grafana"].changes.changed if e.kind == "dashboard")
+    assert changed == sorted([f"1/{edited}", f"1/{moved}"])
+    after = {e.key: e for e in store.manifest(third.snapshot.id).entries if e.kind == "dashboard"}
+    assert after[f"1/{saved}"].hash == entries[f"1/{saved}"].hash
+    assert after[f"1/{saved}"].meta["digest"] != entries[f"1/{saved}"].meta["digest"]
