@@ -11,7 +11,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -21,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, V
 from backup.config import ArduinoSourceConfig
 from backup.errors import AuthError, ResponseError, SourceError
 from backup.http import BearerAuth, make_client, request
+from backup.pool import pooled
 from backup.run import ItemFailure
 from storage.hashing import canonical
 from storage.model import Item
@@ -606,22 +606,4 @@ class ArduinoCollector:
         return run
 
     def _pooled(self, tasks: Iterable[Callable[[], list[Result]]]) -> Iterator[Result]:
-        """Run tasks `concurrency` at a time; results are yielded as they complete."""
-        limit = self.config.concurrency
-        with ThreadPoolExecutor(max_workers=limit, thread_name_prefix=f"{self.source}-fetch") as pool:
-            pending: set[Future[list[Result]]] = set()
-            try:
-                for task in tasks:
-                    pending.add(pool.submit(task))
-                    if len(pending) >= limit * 2:
-                        done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                        for f in done:
-                            yield from f.result()
-                while pending:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for f in done:
-                        yield from f.result()
-            except GeneratorExit:
-                for f in pending:
-                    f.cancel()
-                raise
+        return pooled(tasks, limit=self.config.concurrency, name=self.source)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 from urllib.parse import quote
 
 from backup.config import GrafanaSourceConfig
 from backup.errors import ResponseError, SourceError
 from backup.http import ApiResponse, BasicAuth, BearerAuth, make_client, request
+from backup.pool import pooled
 from backup.run import ItemFailure, Unchanged
 from storage.model import Entry, Item
 
@@ -486,36 +486,7 @@ class GrafanaCollector:
             yield from self._pooled(self._dashboard_task(org, uid) for uid in recheck)
 
     def _pooled(self, tasks: Iterable[Callable[[], list[Result]]]) -> Iterator[Result]:
-        """Run tasks `concurrency` at a time while the listing feeding them is still paging.
-
-        If the listing fails, the results already fetched are still yielded before the error.
-        """
-        limit = self.config.concurrency
-        with ThreadPoolExecutor(max_workers=limit, thread_name_prefix=f"{self.source}-fetch") as pool:
-            pending: set[Future[list[Result]]] = set()
-
-            def drain() -> Iterator[Result]:
-                nonlocal pending
-                while pending:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for f in done:
-                        yield from f.result()
-
-            try:
-                for task in tasks:
-                    pending.add(pool.submit(task))
-                    if len(pending) >= limit * 2:
-                        done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                        for f in done:
-                            yield from f.result()
-            except GeneratorExit:
-                for f in pending:
-                    f.cancel()
-                raise
-            except Exception:
-                yield from drain()
-                raise
-            yield from drain()
+        return pooled(tasks, limit=self.config.concurrency, name=self.source)
 
     def _failing(self, kind: str, org: int, uid: str, fn: Callable[[], list[Result]]) -> list[Result]:
         # An object we could not read also leaves its permissions unknown: both keep their last state.

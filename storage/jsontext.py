@@ -1,4 +1,4 @@
-"""Parsing JSON text: orjson's speed with the standard library's exact results.
+"""Reading and writing JSON text: orjson's speed with the standard library's exact results.
 
 orjson parses several times faster than `json`, but reads integers beyond 64 bits as floats and refuses
 lone surrogate escapes; a backup must keep such values as they were, so those documents go through
@@ -50,3 +50,12 @@ def loads(data: bytes | str) -> Any:
         except orjson.JSONDecodeError:
             pass  # maybe a lone surrogate escape, which `json` keeps; otherwise it says what is wrong
     return json.loads(data, parse_constant=_refuse_constant, parse_float=_finite)
+
+
+def dumps(value: Any) -> bytes:
+    """Compact UTF-8 JSON of `value` (JSON data, as `loads` gives: finite numbers); TypeError if not JSON."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        pass  # an integer beyond 64 bits or a lone surrogate, which the standard library writes exactly
+    return json.dumps(value, separators=(",", ":"), allow_nan=False).encode("ascii")

@@ -64,3 +64,14 @@ def test_non_finite_numbers_are_refused(text):
 def test_malformed_text_is_a_value_error(text):
     with pytest.raises(ValueError):
         jsontext.loads(text)
+
+
+@given(values)
+def test_dumps_round_trips_through_loads(value):
+    assert same(jsontext.loads(jsontext.dumps(value)), value)
+
+
+def test_dumps_writes_what_orjson_cannot():
+    assert jsontext.dumps({"n": 2**70, "s": "\ud800"}) == b'{"n":1180591620717411303424,"s":"\\ud800"}'
+    with pytest.raises(TypeError):
+        jsontext.dumps({"when": object()})
