@@ -270,6 +270,9 @@ def request(
         raise ResponseError(
             f"{source}: {method} {call.path} failed: {_short(call.scrub(str(exc)))}"
         ) from None
+    # httpx's stream wrapper points back at its response: a reference cycle that would keep every body
+    # alive until the cyclic collector runs. The body has been read, so the wrapper can go.
+    response.stream = httpx.ByteStream(b"")
     logger.debug("%s %s -> %s", method, redact_url(str(req.url)), response.status_code)
     if response.status_code in expected:
         if unless_digest and body_digest(response.content) == unless_digest:

@@ -21,6 +21,10 @@ from types import TracebackType
 from typing import Any, Self, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import orjson
+
+from storage import jsontext
+
 __all__ = [
     "HTTPError",
     "Handler",
@@ -36,6 +40,10 @@ __all__ = [
 
 def encode_json(body: Any) -> bytes:
     """Compact JSON as UTF-8; falls back to ASCII escapes for strings UTF-8 cannot carry."""
+    try:
+        return orjson.dumps(body)
+    except TypeError:
+        pass  # a lone surrogate, an integer beyond 64 bits or a non-string key: the slower encoder
     try:
         return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     except UnicodeEncodeError:
@@ -469,7 +477,7 @@ class SandboxServer:
             handler, request.params = found
             if request.body and self._wants_json(request):
                 try:
-                    request.json = json.loads(request.body)
+                    request.json = jsontext.loads(request.body)
                 except ValueError:
                     return json_response({"message": "bad request data"}, 400), None
             return handler(request), None

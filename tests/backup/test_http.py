@@ -377,3 +377,31 @@ def test_redact_url() -> None:
     assert "abc" not in redacted
     assert "page=2" in redacted
     assert redact_url("https://h/api/search") == "https://h/api/search"
+
+
+def test_a_response_is_freed_as_soon_as_it_is_dropped(server: Scripted) -> None:
+    # A reference cycle through the response would keep every body until the cyclic collector ran:
+    # hundreds of megabytes during a large run.
+    import gc
+    import weakref
+
+    server.script("/big", Reply(200, {"panels": ["x" * 1000] * 100}))
+    with client_for(server.url) as client:
+        gc.disable()
+        try:
+            res = request(client, "GET", "/big", source="s")
+            assert res.body["panels"][0] == "x" * 1000
+            gone = weakref.ref(res.response)
+            del res
+            assert gone() is None
+        finally:
+            gc.enable()
+
+
+def test_json_bodies_are_sent_as_compact_utf8(server: Scripted) -> None:
+    server.script("/post", Reply(200, {"ok": 1}))
+    with client_for(server.url) as client:
+        request(client, "POST", "/post", source="s", json={"title": "Température", "n": 2**70})
+    sent = server.seen[-1]
+    assert sent.headers["Content-Type"] == "application/json"
+    assert json.loads(sent.body) == {"title": "Température", "n": 2**70}
