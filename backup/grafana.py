@@ -25,8 +25,10 @@ DASHBOARD_VERSION = "v1beta1"
 # How often an /apis listing may restart after its continue token expired (410) before giving up.
 MAX_LIST_RESTARTS = 5
 # /apis list pages carry whole dashboards: pages are sized to about this many bytes (at most
-# `page_size` items), so a page of large dashboards does not hold hundreds of megabytes at once.
-LIST_PAGE_BYTES = 4 * 1024 * 1024
+# `page_size` items), so a page of large dashboards does not hold hundreds of megabytes at once. A
+# page parses to ten times its size in objects: at 10,000 dashboards, 4 MB pages peaked at 280 MB RSS,
+# 1 MB pages at 145 MB, for 10% more wall time (more pages, each a round trip).
+LIST_PAGE_BYTES = 1024 * 1024
 # Items asked for in the first /apis page, before the size of a dashboard is known.
 FIRST_PAGE_ITEMS = 50
 

@@ -1,6 +1,6 @@
 """Backup and restore throughput, memory and storage growth of dashvault against the sandbox Grafana.
 
-Run: ``python benchmarks/run.py [--dashboards N] [--latency-ms L] [--concurrency C] [--quick]``.
+Run: ``python benchmarks/run.py [--dashboards N] [--latency-ms L] [--concurrency C] [--quick] [--api A]``.
 
 The sandbox Grafana runs in a child process (populated with N dashboards, their sizes drawn from the
 shared corpus ``../shared/corpus/grafana/current/`` when present), the S3 store is moto's server in this
@@ -487,7 +487,7 @@ def print_rows(bench: Bench, args: argparse.Namespace, corpus: bool) -> None:
         )
     print(
         "\nN dashboards, F folders, L latency, c concurrency, pages = list pages the run asked for "
-        "(legacy: search pages; apis: dashboard list pages, sized to about 4 MB each). Bounds: legacy = "
+        "(legacy: search pages; apis: dashboard list pages, sized to about 1 MB each). Bounds: legacy = "
         "max(pages, 2·(N + F) + pages) / c)·L: a GET and an ACL GET per dashboard and folder; "
         "apis = pages·L, the target's bound, which leaves out the ACL GET every dashboard and folder "
         "still needs (Grafana has no bulk ACL read): with them, max(pages, (N + 2·F + pages) / c)·L "
@@ -513,6 +513,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-ms", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--quick", action="store_true", help="a small run: every row, little data")
+    parser.add_argument("--api", choices=APIS, action="append", help="only this API's rows (repeatable)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--corpus", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -528,7 +529,7 @@ def main(argv: list[str] | None = None) -> int:
     sandbox = SandboxProcess(n, args.latency_ms, CORPUS / "current" if corpus else None)
     try:
         bench = Bench(sandbox, moto, work, args.latency_ms / 1000, args.concurrency)
-        for api in APIS:
+        for api in args.api or APIS:
             configs = {store: bench.backups(api, store) for store in STORES}
             bench.serial(api)
             bench.restore(api, configs["git"], "git")
