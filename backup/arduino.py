@@ -101,12 +101,12 @@ class LinkedVariable(_ApiModel):
     last_value: Any = None
 
 
-class Widget(_ApiModel):
-    """A widget of a dashboard as the cloud returns it (`ArduinoWidgetv2`)."""
+class _WidgetLayout(_ApiModel):
+    """What every widget shape shares: identity, type, options and its desktop and mobile layout."""
 
     id: str
-    name: str | None = None
     type: str
+    name: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
     x: Number | None = None
     y: Number | None = None
@@ -116,6 +116,11 @@ class Widget(_ApiModel):
     y_mobile: Number | None = None
     width_mobile: Number | None = None
     height_mobile: Number | None = None
+
+
+class Widget(_WidgetLayout):
+    """A widget of a dashboard as the cloud returns it (`ArduinoWidgetv2`)."""
+
     variables: list[LinkedVariable] = Field(default_factory=list)
 
     @field_validator("variables", "options", mode="before")
@@ -146,21 +151,9 @@ class Dashboard(_ApiModel):
         return [] if value is None else value
 
 
-class WidgetInput(_ApiModel):
+class WidgetInput(_WidgetLayout):
     """A widget in a create or update body (`widget`): `variables` are property ids."""
 
-    id: str
-    type: str
-    name: str | None = None
-    options: dict[str, Any] = Field(default_factory=dict)
-    x: Number | None = None
-    y: Number | None = None
-    width: Number | None = None
-    height: Number | None = None
-    x_mobile: Number | None = None
-    y_mobile: Number | None = None
-    width_mobile: Number | None = None
-    height_mobile: Number | None = None
     variables: list[str] | None = None
 
 
