@@ -141,8 +141,8 @@ class GrafanaClient:
         res = self.dashboard_response(org, uid)
         return _dict(res.body, "/api/dashboards/uid/:uid") if res is not None else None
 
-    def dashboard_response(self, org: int, uid: str, unless_digest: str = "") -> ApiResponse | None:
-        """The dashboard's response (None if it is gone); a body with digest `unless_digest` is not parsed."""
+    def dashboard_response(self, org: int, uid: str, unless_digest: str | None = None) -> ApiResponse | None:
+        """The dashboard's response (None if it is gone); see `request` for `unless_digest`."""
         res = request(
             self.http,
             "GET",
@@ -524,9 +524,8 @@ class GrafanaCollector:
             key = f"{org}/{uid}"
             old = self._previous.get(("dashboard", key))
             known = old.meta.get("digest") if old is not None and old.meta.get("api") == "legacy" else None
-            res = self.client.dashboard_response(
-                org, uid, unless_digest=known if isinstance(known, str) else ""
-            )
+            # Always given (empty: nothing to match), so the response's digest is computed once, here.
+            res = self.client.dashboard_response(org, uid, known if isinstance(known, str) else "")
             if res is None:
                 return []
             if res.same and old is not None:

@@ -18,7 +18,7 @@ import re
 import ssl
 import urllib.request
 from collections.abc import Callable, Generator, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode
@@ -205,12 +205,9 @@ class ApiResponse:
     body: Any
     headers: httpx.Headers
     response: httpx.Response = field(repr=False)
-    same: bool = False  # the body was the one `unless_digest` named, so it was not parsed
-
-    @property
-    def digest(self) -> str:
-        """sha256 of the body: equal digests mean byte-identical responses."""
-        return body_digest(self.response.content)
+    #: sha256 of the body, when the request was given `unless_digest` (else empty).
+    digest: str = ""
+    same: bool = False  # the body had the digest `unless_digest` named, so it was not parsed
 
     @property
     def text(self) -> str:
@@ -224,7 +221,7 @@ class ApiResponse:
 
 
 def body_digest(content: bytes) -> str:
-    """The digest `unless_digest` and `ApiResponse.digest` compare."""
+    """sha256 of a response body: equal digests mean byte-identical responses."""
     return hashlib.sha256(content).hexdigest()
 
 
@@ -239,14 +236,15 @@ def request(
     data: Mapping[str, str] | None = None,
     headers: Mapping[str, str] | None = None,
     expect: Iterable[int] = (200,),
-    unless_digest: str = "",
+    unless_digest: str | None = None,
 ) -> ApiResponse:
     """Send one request (retried per the client's policy) and return it if its status is in `expect`.
 
     A 2xx body must be JSON (or empty). For an expected non-2xx status a body that is not JSON gives
     `body=None` (the raw text is in `.text`). Raises UnreachableError when the host cannot be reached,
     AuthError on an unexpected 401/403, ResponseError (with `.status`) on any other unexpected status.
-    A body whose sha256 `digest` equals `unless_digest` is not parsed (`body=None`, `same=True`).
+    Given `unless_digest`, the body's `digest` is computed, and a body with that digest is not parsed
+    (`body=None`, `same=True`).
     """
     expected = frozenset(expect)
     if json is not None:
@@ -275,11 +273,14 @@ def request(
     response.stream = httpx.ByteStream(b"")
     logger.debug("%s %s -> %s", method, redact_url(str(req.url)), response.status_code)
     if response.status_code in expected:
-        if unless_digest and body_digest(response.content) == unless_digest:
+        if unless_digest is None:
+            return call.parse(response)
+        digest = body_digest(response.content)
+        if digest == unless_digest:
             return ApiResponse(
-                status=response.status_code, body=None, headers=response.headers, response=response, same=True
+                response.status_code, None, response.headers, response, digest=digest, same=True
             )
-        return call.parse(response)
+        return replace(call.parse(response), digest=digest)
     raise call.status_error(response, attempts=int(req.extensions.get(_ATTEMPTS, 1)))
 
 

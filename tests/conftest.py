@@ -14,7 +14,9 @@ import pytest
 from typer.testing import CliRunner
 
 from backup.cli import app
+from sandbox.arduino import ArduinoSandbox
 from sandbox.grafana import GrafanaSandbox
+from tests.arduino_support import start_sandbox
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 CORPUS = SHARED / "corpus" / "grafana"
@@ -25,6 +27,16 @@ def needs_corpus() -> pytest.MarkDecorator:
     return pytest.mark.skipif(
         not CORPUS.is_dir(), reason=f"the shared dashboard corpus is not present at {CORPUS} (a fresh clone)"
     )
+
+
+@pytest.fixture
+def arduino() -> Iterator[ArduinoSandbox]:
+    """An Arduino IoT Cloud stand-in on a free loopback port, with the test credentials."""
+    sandbox = start_sandbox()
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 from backup.arduino import ArduinoClient, DashboardInput, RateLimiter, ThingOverride, WidgetInput
 from backup.errors import AuthError, ResponseError
 from sandbox.arduino import DASHBOARDS, TOKEN_PATH, ArduinoSandbox
-from tests.arduino_support import CLIENT_ID, CLIENT_SECRET, arduino_config, start_sandbox
+from tests.arduino_support import CLIENT_ID, CLIENT_SECRET, arduino_config
 
 # The endpoints of the dashboards v2 API document, as (method, path pattern).
 DOCUMENTED = {
@@ -39,15 +39,6 @@ def endpoint(path: str) -> str:
     path = re.sub(rf"(/dashboards/){_UUID}", r"\1{id}", path)
     path = re.sub(rf"(/shares/){_UUID}", r"\1{user_id}", path)
     return re.sub(rf"(/widgets/){_UUID}", r"\1{widgetId}", path)
-
-
-@pytest.fixture
-def arduino() -> Iterator[ArduinoSandbox]:
-    sandbox = start_sandbox()
-    try:
-        yield sandbox
-    finally:
-        sandbox.stop()
 
 
 @pytest.fixture

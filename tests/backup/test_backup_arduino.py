@@ -4,26 +4,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from backup.arduino import Dashboard, dashboard_content
 from sandbox.arduino import ArduinoSandbox
 from sandbox.generate import ARDUINO_SHARED_SPACE, populate, populate_arduino
 from sandbox.grafana import GrafanaSandbox
-from tests.arduino_support import CLIENT_ID, CLIENT_SECRET, arduino_source, start_sandbox
+from tests.arduino_support import CLIENT_ID, CLIENT_SECRET, arduino_source
 from tests.conftest import Cli, grafana_source, write_config
-
-
-@pytest.fixture
-def arduino() -> Iterator[ArduinoSandbox]:
-    sandbox = start_sandbox()
-    try:
-        yield sandbox
-    finally:
-        sandbox.stop()
 
 
 def git(repo: Path, *args: str) -> str:

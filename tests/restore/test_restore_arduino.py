@@ -6,7 +6,6 @@ Driven through `restore.arduino.ArduinoTarget` with `restore.plan.build_plan` / 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +21,10 @@ from sandbox.generate import ArduinoPopulation, populate_arduino
 from storage.git import GitStore
 from storage.hashing import content_hash
 from storage.model import SnapshotInfo
-from tests.arduino_support import arduino_source, start_sandbox
+from tests.arduino_support import arduino_source
 from tests.conftest import Cli, write_config
 
 SOURCE = "arduino"
-
-
-@pytest.fixture
-def arduino() -> Iterator[ArduinoSandbox]:
-    sandbox = start_sandbox()
-    try:
-        yield sandbox
-    finally:
-        sandbox.stop()
 
 
 @pytest.fixture

@@ -7,47 +7,10 @@ import pytest
 from backup.run import entry_for
 from storage.errors import CorruptDataError, StoreLockedError
 from storage.git import GitStore
-from storage.model import Changes, Item, Manifest, SourceStatus
 from storage.store import resolve_snapshot
+from tests.storage.test_store_contract import item, snapshot
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def item(uid: str, title: str = "t", panels: int = 1, source: str = "g") -> Item:
-    return Item(
-        source=source,
-        kind="dashboard",
-        key=f"1/{uid}",
-        title=title,
-        content={"dashboard": {"uid": uid, "title": title, "panels": list(range(panels)), "version": 7}},
-        meta={"version": 7},
-    )
-
-
-def snapshot(store, items, *, time, deleted=()):
-    """Write one snapshot the way a backup run does: only new or changed content."""
-    with store.begin() as writer:
-        prev = writer.previous.index() if writer.previous else {}
-        changes = Changes()
-        entries = []
-        for it in items:
-            entry, content = entry_for(it)
-            old = prev.get(entry.ident)
-            if old is None or old.hash != entry.hash:
-                writer.put(entry, content)
-                (changes.added if old is None else changes.changed).append(entry)
-            entries.append(entry)
-        for e in deleted:
-            writer.delete(prev[e])
-            changes.deleted.append(prev[e])
-        status = SourceStatus(
-            items=len(entries),
-            added=len(changes.added),
-            changed=len(changes.changed),
-            deleted=len(changes.deleted),
-        )
-        manifest = Manifest(time=time, run="abcd1234", sources={"g": status}, entries=entries)
-        return writer.commit(manifest, changes)
 
 
 def git(path, *args):
