@@ -11,15 +11,15 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
 from importlib.metadata import entry_points
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from backup.config import Config, GrafanaSourceConfig, load_config
+from backup.console import err, out, progress
 from backup.errors import DashvaultError, NotFoundError
 from backup.logs import setup_logging
 from backup.metrics import write_textfile
@@ -41,10 +41,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Help texts are shown as written: `[schedule]` is a config table, not rich markup.
+    rich_markup_mode=None,
 )
-# Piped output (cron mails, log files) gets wide tables instead of rich's 80-column default.
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 log = logging.getLogger("dashvault.cli")
 
 P = ParamSpec("P")
@@ -75,27 +74,33 @@ def fails_cleanly(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except DashvaultError as exc:
-            say(f"error: {exc.message}", markup=False)
+            say(f"error: {exc.message}")
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
-            say("interrupted", markup=False)
+            say("interrupted")
             raise typer.Exit(130) from None
 
     return wrapper
 
 
-def say(message: str, markup: bool = False) -> None:
+def say(message: str) -> None:
     """A line for the person at the terminal; a log record instead when logs are JSON lines."""
     if state.log_format == "json":
         level, _, text = message.partition(": ")
         lvl = logging.ERROR if level == "error" else logging.WARNING
         log.log(lvl, text if text else message, extra={"event": f"cli.{level if text else 'message'}"})
     else:
-        err.print(message, markup=markup)
+        err.print(message)
 
 
 def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(f"dashvault {package_version('dashvault')}")
+        raise typer.Exit(0)
 
 
 @app.callback()
@@ -105,6 +110,10 @@ def main_options(
     ] = Path("dashvault.toml"),
     log_format: Annotated[str, typer.Option("--log-format", help="text or json.")] = "text",
     verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More log output.")] = 0,
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=_print_version, help="Print the version and exit."),
+    ] = False,
 ) -> None:
     """Back up, audit and restore dashboards."""
     if log_format not in ("text", "json"):
@@ -192,11 +201,11 @@ def print_run(report: RunReport) -> None:
     out.print(table)
     for name, r in sorted(report.sources.items()):
         if r.status.error:
-            say(f"warning: {r.status.error}", markup=False)
+            say(f"warning: {r.status.error}")
         for f in r.failures[:20]:
-            say(f"warning: {name}: {f.kind} {f.key}: {f.error}", markup=False)
+            say(f"warning: {name}: {f.kind} {f.key}: {f.error}")
         if len(r.failures) > 20:
-            say(f"warning: {name}: ... and {len(r.failures) - 20} more failed items", markup=False)
+            say(f"warning: {name}: ... and {len(r.failures) - 20} more failed items")
     totals = [
         sum(getattr(r.status, f) for r in report.sources.values()) for f in ("added", "changed", "deleted")
     ]
@@ -225,16 +234,9 @@ def run_backup(
     )
     if out.is_terminal and err.is_terminal and not quiet:
         # Live counts per source while collecting; nothing decorative when piped or with --json.
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            TextColumn("{task.completed} items"),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-        ) as progress:
-            tasks = {c.source: progress.add_task(c.source) for c in run.collectors}
-            run.on_item = lambda source: progress.advance(tasks[source])
+        with progress() as bars:
+            tasks = {c.source: bars.add_task(c.source) for c in run.collectors}
+            run.on_item = lambda source: bars.advance(tasks[source])
             report = run.execute()
     else:
         report = run.execute()
@@ -473,13 +475,12 @@ def diff(
     out.print(
         f"{short_id(a.id)} -> {short_id(b.id)}: "
         f"{len(d.added)} added, {len(d.changed)} changed, {len(d.deleted)} deleted",
-        markup=False,
     )
     for sign, label, entries in (("+", "added", d.added), ("-", "deleted", d.deleted)):
         for e in entries:
-            out.print(f"{sign} {label:8} {e.source} {e.kind} {e.key}  {e.title}", markup=False)
+            out.print(f"{sign} {label:8} {e.source} {e.kind} {e.key}  {e.title}")
     for _, new in d.changed:
-        out.print(f"~ changed  {new.source} {new.kind} {new.key}  {new.title}", markup=False)
+        out.print(f"~ changed  {new.source} {new.kind} {new.key}  {new.title}")
     if not stat:
         for old, new in d.changed:
             sys.stdout.write(patch(old, new))
@@ -611,7 +612,7 @@ def restore(
             print_plan(plan, dry_run=dry_run or blocked)
         if blocked:
             n = sum(len(p.conflicts) for p, *_ in plans)
-            say(f"error: {n} conflicts and --on-conflict fail: nothing was written", markup=False)
+            say(f"error: {n} conflicts and --on-conflict fail: nothing was written")
     failed = any(p.failed for p, *_ in plans)
     raise typer.Exit(1 if failed or blocked else 0)
 
@@ -659,21 +660,20 @@ def verify(
         out.print(
             f"{store.describe()}: {report.snapshots} snapshots, {report.references} item references, "
             f"{report.contents} distinct contents {checked}",
-            markup=False,
         )
         for m in report.manifests:
-            out.print(f"UNREADABLE snapshot {m.snapshot}: {m.error}", markup=False)
+            out.print(f"UNREADABLE snapshot {m.snapshot}: {m.error}")
         for p in report.problems:
-            out.print(f"{p.problem.upper()} {p.location}: {p.error}", markup=False)
+            out.print(f"{p.problem.upper()} {p.location}: {p.error}")
             for r in p.references:
-                out.print(f"  used by {r.snapshot} {r.source} {r.kind} {r.key}  {r.title}", markup=False)
+                out.print(f"  used by {r.snapshot} {r.source} {r.kind} {r.key}  {r.title}")
         if report.unreferenced:
             out.print(f"{report.unreferenced} blobs are used by no snapshot (prune removes them)")
         if report.ok:
             out.print("ok: no problems found")
     if not report.ok:
         n = len(report.problems) + len(report.manifests)
-        say(f"error: verify found {n} problems in {store.describe()}", markup=False)
+        say(f"error: verify found {n} problems in {store.describe()}")
         raise typer.Exit(1)
 
 

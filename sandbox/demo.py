@@ -13,16 +13,14 @@ import tempfile
 import time
 from pathlib import Path
 
-import click
 import typer
-from rich.console import Console
 
+from backup.console import out as console
+from backup.console import styled
 from sandbox.arduino import ArduinoSandbox
 from sandbox.generate import populate, populate_arduino
 from sandbox.grafana import GrafanaSandbox
 from storage.git import GitStore
-
-console = Console(highlight=False, soft_wrap=True)
 
 
 class Demo:
@@ -35,18 +33,18 @@ class Demo:
         self.failures = 0
 
     def step(self, title: str) -> None:
-        console.print(f"\n[bold cyan]== {title}[/]")
+        console.print(styled(f"\n== {title}", "bold cyan"))
 
     def run(self, *args: str, expect: int = 0) -> None:
-        console.print(f"[dim]$ dashvault {shlex.join(args)}[/]")
+        console.print(styled(f"$ dashvault {shlex.join(args)}", "dim"))
         try:
             self.command.main(["--config", str(self.config), *args], standalone_mode=False)
             code = 0
-        except click.exceptions.Exit as exc:
+        except typer.Exit as exc:  # typer's own click (vendored since typer 0.20) raises this
             code = exc.exit_code
         if code != expect:
             self.failures += 1
-            console.print(f"[red]unexpected exit code {code} (expected {expect})[/]")
+            console.print(styled(f"unexpected exit code {code} (expected {expect})", "red"))
 
 
 def run_demo(app: typer.Typer, dashboards: int = 40) -> int:
@@ -122,7 +120,7 @@ def run_demo(app: typer.Typer, dashboards: int = 40) -> int:
         back = grafana.get_dashboard(deleted)
         if back is None:
             demo.failures += 1
-            console.print(f"[red]{deleted} was not restored[/]")
+            console.print(styled(f"{deleted} was not restored", "red"))
         else:
             console.print(
                 f"{deleted} is back: {back.get('title')!r} in folder {grafana.dashboard_folder(deleted)!r}"
@@ -138,12 +136,13 @@ def run_demo(app: typer.Typer, dashboards: int = 40) -> int:
 
         elapsed = time.monotonic() - started
         if demo.failures:
-            console.print(
-                f"\n[red]demo finished with {demo.failures} unexpected results in {elapsed:.1f}s[/]"
-            )
+            failed = f"\ndemo finished with {demo.failures} unexpected results in {elapsed:.1f}s"
+            console.print(styled(failed, "red"))
             return 1
         console.print(
-            f"\n[green]demo finished in {elapsed:.1f}s[/]; the sandbox is stopped, nothing is left running"
+            styled(f"\ndemo finished in {elapsed:.1f}s", "green"),
+            "; the sandbox is stopped, nothing is left running",
+            sep="",
         )
         return 0
 
