@@ -9,7 +9,9 @@ import tomllib
 from pathlib import Path
 
 root = Path(__file__).resolve().parents[1]
-packages = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+pyproject = tomllib.loads((root / "pyproject.toml").read_text())
+include = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+packages = [p for p in include if "." not in p]
 count = 0
 for name in packages:
     package = importlib.import_module(name)

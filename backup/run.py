@@ -9,54 +9,20 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from time import monotonic
-from typing import Protocol
 
-from backup.errors import DashvaultError
+from backup.collector import Collector, ItemFailure, Unchanged
+from storage.errors import DashvaultError
 from storage.gcpolicy import bulk_json
-from storage.git import new_run_id
-from storage.hashing import canonical, sha256_hex, strip_volatile
-from storage.model import Changes, Entry, Item, Manifest, SnapshotInfo, SourceStatus
+from storage.hashing import entry_for
+from storage.model import Changes, Entry, Manifest, SnapshotInfo, SourceStatus, new_run_id
 from storage.store import SnapshotWriter, Store
 
 log = logging.getLogger("dashvault.run")
-
-
-@dataclass(frozen=True)
-class ItemFailure:
-    """An item the collector listed but could not read; its previous entry is carried forward."""
-
-    kind: str
-    key: str
-    error: str
-
-
-@dataclass(frozen=True)
-class Unchanged:
-    """A listed item the collector knows to be its previous entry's version: that entry is kept as is."""
-
-    kind: str
-    key: str
-
-
-class Collector(Protocol):
-    """Yields a source's items; raises a `DashvaultError` if the listing itself fails or is cut short."""
-
-    @property
-    def source(self) -> str: ...
-
-    def collect(
-        self, known: Mapping[tuple[str, str], Entry] = ...
-    ) -> Iterator[Item | ItemFailure | Unchanged]:
-        """Yield items; `known` maps (kind, key) to the last snapshot's entries, re-checked if not listed.
-
-        An item whose version the source shows to be that of its entry may be yielded as `Unchanged`.
-        """
-        ...
 
 
 @dataclass
@@ -87,23 +53,6 @@ class RunReport:
     @property
     def exit_code(self) -> int:
         return 0 if self.ok else 1
-
-
-def entry_for(item: Item) -> tuple[Entry, dict[str, object]]:
-    """The manifest entry of an item and the normalized content the store keeps."""
-    content = strip_volatile(item.content)
-    data = canonical(content)
-    entry = Entry(
-        source=item.source,
-        kind=item.kind,
-        key=item.key,
-        title=item.title,
-        folder=item.folder,
-        hash=sha256_hex(data),
-        size=len(data),
-        meta=item.meta,
-    )
-    return entry, content
 
 
 class RunInterrupted(DashvaultError):

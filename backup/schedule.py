@@ -8,22 +8,120 @@ loop exits 0.
 
 from __future__ import annotations
 
+import datetime
 import logging
 import random
+import re
 import signal
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
+from typing import Annotated, Protocol
 
 import schedule
+from pydantic import AfterValidator, Field
 
-from backup.config import Config, Every
-from backup.errors import DashvaultError
 from backup.run import RunInterrupted, RunReport
+from storage.configmodel import ConfigModel
+from storage.errors import DashvaultError
+
+# --- schedule syntax ----------------------------------------------------------------------------
+
+_DURATION_RE = re.compile(r"(\d+)\s*([smhd])", re.IGNORECASE)
+_DAILY_RE = re.compile(r"daily\s+at\s+(\d{1,2}):(\d{2})", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True)
+class Every:
+    """When a job runs: every `seconds`, or once a day at `daily_at` (local time); exactly one is set."""
+
+    seconds: int | None = None
+    daily_at: datetime.time | None = None
+
+    def __post_init__(self) -> None:
+        if (self.seconds is None) == (self.daily_at is None):
+            raise ValueError("Every needs exactly one of seconds and daily_at")
+        if self.seconds is not None and self.seconds < 1:
+            raise ValueError("Every.seconds must be at least 1")
+
+    def __str__(self) -> str:
+        if self.daily_at is not None:
+            return f"daily at {self.daily_at:%H:%M}"
+        return f"every {self.seconds}s"
+
+
+def parse_duration(value: str, *, allow_zero: bool = False) -> int:
+    """Parse `"<N>s|m|h|d"` into seconds; raise ValueError with a readable text for anything else."""
+    match = _DURATION_RE.fullmatch(value.strip())
+    if match is None:
+        raise ValueError('must be a duration like "30s", "15m", "1h" or "1d"')
+    seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
+    if seconds == 0 and not allow_zero:
+        raise ValueError("must be at least 1 (a duration like 30s, 15m, 1h or 1d)")
+    return seconds
+
+
+def parse_every(value: str) -> Every:
+    """Parse a schedule: `"<N>s|m|h|d"` (N >= 1) or `"daily at HH:MM"` (00:00-23:59)."""
+    text = value.strip()
+    daily = _DAILY_RE.fullmatch(text)
+    if daily is not None:
+        hour, minute = int(daily.group(1)), int(daily.group(2))
+        if hour > 23 or minute > 59:
+            raise ValueError('must be "daily at HH:MM" with a time from 00:00 to 23:59')
+        return Every(daily_at=datetime.time(hour, minute))
+    if text.lower().startswith("daily"):
+        raise ValueError('must be "daily at HH:MM", e.g. "daily at 02:30"')
+    try:
+        return Every(seconds=parse_duration(text))
+    except ValueError:
+        raise ValueError(
+            'must be "15m", "1h", "1d" (a number and s, m, h or d) or "daily at HH:MM"'
+        ) from None
+
+
+def _check_every(value: str) -> str:
+    parse_every(value)
+    return value
+
+
+def _check_jitter(value: str) -> str:
+    parse_duration(value, allow_zero=True)
+    return value
+
+
+class ScheduleConfig(ConfigModel):
+    """`[schedule]`: how often `dashvault run` backs up, with optional per-source overrides."""
+
+    every: Annotated[str, AfterValidator(_check_every)] = "1h"
+    jitter: Annotated[str, AfterValidator(_check_jitter)] = "0s"
+    sources: dict[str, Annotated[str, AfterValidator(_check_every)]] = Field(default_factory=dict)
+
+    def every_for(self, source: str) -> Every:
+        """The schedule of one source: its override if it has one, else `every`."""
+        return parse_every(self.sources.get(source, self.every))
+
+    @property
+    def jitter_seconds(self) -> int:
+        """The jitter as seconds (0 means none)."""
+        return parse_duration(self.jitter, allow_zero=True)
+
 
 log = logging.getLogger("dashvault.schedule")
+
+
+class Scheduled(Protocol):
+    """What the loop needs of the configuration: the sources' names and the `[schedule]` section."""
+
+    @property
+    def source_names(self) -> list[str]: ...
+
+    @property
+    def schedule(self) -> ScheduleConfig: ...
+
 
 #: Runs one backup of the given sources, stopping early when the event is set.
 RunFn = Callable[[list[str], threading.Event], RunReport]
@@ -40,7 +138,7 @@ class Job:
     last_report: RunReport | None = field(default=None, repr=False)
 
 
-def plan_jobs(config: Config) -> list[Job]:
+def plan_jobs(config: Scheduled) -> list[Job]:
     """Group the configured sources by their schedule (per-source overrides, else `every`)."""
     groups: dict[str, Job] = {}
     for name in config.source_names:
@@ -52,7 +150,7 @@ def plan_jobs(config: Config) -> list[Job]:
 class Scheduler:
     """The `dashvault run` loop."""
 
-    def __init__(self, config: Config, run: RunFn, *, max_runs: int | None = None) -> None:
+    def __init__(self, config: Scheduled, run: RunFn, *, max_runs: int | None = None) -> None:
         self.config = config
         self.run_fn = run
         self.jobs = plan_jobs(config)

@@ -4,7 +4,7 @@ Run: ``python benchmarks/run.py [--dashboards N] [--latency-ms L] [--concurrency
 
 The sandbox Grafana runs in a child process (populated with N dashboards, their sizes drawn from the
 shared corpus ``../shared/corpus/grafana/current/`` when present), the S3 store is moto's server in this
-process, and every backup or restore is a ``python -m backup`` child whose wall time and peak RSS are
+process, and every backup or restore is a ``python -m dashvault`` child whose wall time and peak RSS are
 measured, so the client's numbers are not mixed with the server's. Prints one table of runs and one of
 storage growth (the real revision history in ``../shared/corpus/grafana/history/``, replayed).
 """
@@ -191,7 +191,7 @@ def write_config(path: Path, storage: dict[str, object], source: dict[str, objec
 
 @dataclass
 class Child:
-    """A finished `python -m backup` child process."""
+    """A finished `python -m dashvault` child process."""
 
     wall: float
     peak_rss: int  # bytes
@@ -200,7 +200,7 @@ class Child:
     stderr: str
 
 
-# `python -m backup` that reports its peak RSS on the way out. The child's own VmHWM, not ru_maxrss:
+# `python -m dashvault` that reports its peak RSS on the way out. The child's own VmHWM, not ru_maxrss:
 # Linux carries the forking process's high-water mark (this one, with moto's objects) into the
 # child's ru_maxrss across exec.
 CHILD = """
@@ -211,7 +211,7 @@ def peak():
     sys.stderr.write(f"\\n{PEAK}{kb}\\n")
 atexit.register(peak)
 sys.argv[0] = "dashvault"
-runpy.run_module("backup", run_name="__main__", alter_sys=True)
+runpy.run_module("dashvault", run_name="__main__", alter_sys=True)
 """
 PEAK = "benchmark peak RSS kB: "
 
@@ -382,10 +382,11 @@ class Growth:
 
 def storage_growth(moto: Moto, work: Path, limit: int | None) -> list[Growth]:
     """Replay the corpus history (revision i of every dashboard, then i + 1 ...), one backup each."""
-    from backup.config import GrafanaSourceConfig
-    from backup.grafana import GrafanaClient, GrafanaCollector
+    from backup.grafana import GrafanaCollector
     from backup.run import BackupRun
     from sandbox.grafana import GrafanaSandbox
+    from sources.config import GrafanaSourceConfig
+    from sources.grafana.client import GrafanaClient
     from storage.git import GitStore
     from storage.hashing import canonical, strip_volatile
     from storage.s3 import S3Store
@@ -425,9 +426,9 @@ def git_commit(work: Path, files: int) -> tuple[float, float, int]:
     """Seconds to stream `files` changed dashboards into a git snapshot, then to commit it; mean size."""
     import random
 
-    from backup.run import entry_for
     from sandbox.generate import make_dashboard
     from storage.git import GitStore
+    from storage.hashing import entry_for
     from storage.model import Changes, Item, Manifest, SourceStatus
 
     rng = random.Random(7)

@@ -23,19 +23,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from backup.arduino import (
-    ArduinoClient,
-    Dashboard,
-    DashboardInput,
-    Widget,
-    WidgetInput,
-    dashboard_content,
-    shares_content,
-    widget_content,
-)
-from backup.config import ArduinoSourceConfig
-from backup.errors import ResponseError
 from restore.plan import Action, Live, Outcome, PlanItem, Policy, StaleWrite
+from sources.arduino.client import ArduinoClient
+from sources.arduino.items import dashboard_content, shares_content, widget_content
+from sources.arduino.models import Dashboard, DashboardInput, Widget, WidgetInput
+from sources.config import ArduinoSourceConfig
+from sources.errors import ResponseError
 from storage.hashing import canonical, content_hash
 from storage.model import Entry, SnapshotInfo
 

@@ -10,19 +10,18 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from backup.config import GrafanaSourceConfig
-from backup.errors import SourceError
-from backup.grafana import (
-    GrafanaClient,
-    GrafanaCollector,
+from restore.plan import Action, Live, Outcome, PlanItem, Policy, StaleWrite
+from sources.config import GrafanaSourceConfig
+from sources.errors import SourceError
+from sources.grafana.client import GrafanaClient
+from sources.grafana.items import (
     acl_items,
     dashboard_item_apis,
     dashboard_item_legacy,
     folder_item,
     permissions_item,
 )
-from backup.run import entry_for
-from restore.plan import Action, Live, Outcome, PlanItem, Policy, StaleWrite
+from storage.hashing import entry_for
 from storage.model import Entry, SnapshotInfo
 
 # Grafana's limit on uid length.
@@ -56,7 +55,7 @@ class GrafanaTarget:
         self.snapshot = snapshot
         self.message = message
         self.org_map = org_map or {}
-        self.api = GrafanaCollector(config, self.client).resolve_api()
+        self.api = self.client.resolve_api()
         # (kind, target key) of objects the prefetch listing did not show; trusted once, so a
         # re-plan after a refused write reads the object itself.
         self._absent: set[tuple[str, str]] = set()

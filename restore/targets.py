@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from backup.config import ArduinoSourceConfig, GrafanaSourceConfig
 from restore.arduino import ArduinoTarget
 from restore.grafana import GrafanaTarget
 from restore.plan import Target
+from sources.config import ArduinoSourceConfig, GrafanaSourceConfig
 from storage.model import SnapshotInfo, short_id
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import typer
 
-from backup.console import out as console
-from backup.console import styled
+from dashvault.console import out as console
+from dashvault.console import styled
 from sandbox.arduino import ArduinoSandbox
 from sandbox.generate import populate, populate_arduino
 from sandbox.grafana import GrafanaSandbox

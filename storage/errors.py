@@ -1,7 +1,19 @@
-"""The exception hierarchy: every error dashvault raises on purpose is a `DashvaultError`.
+"""The exception tree: every error dashvault raises on purpose is a `DashvaultError`.
 
-It lives in `storage` because `storage` imports from no other package; `backup` and `restore`
-re-export and extend it.
+Each error carries its one-line, user-facing `message` and the CLI `exit_code` it maps to. The root
+lives here, in the lowest layer that raises; the layers above extend it:
+
+* DashvaultError (exit 1)
+  + ConfigError (exit 2): the configuration file is missing, malformed or invalid
+  + NotFoundError (exit 2): a snapshot or key that was asked for does not exist
+  + StoreError (exit 3): the store could not be read or written
+    + StoreLockedError: another run holds the store's lock
+    + CorruptDataError: stored data does not match its recorded hash or does not parse
+  + SourceError (exit 1, `sources.errors`): a source could not be read or written
+    + UnreachableError: the host could not be reached, or kept failing after every retry
+    + AuthError: the source rejected the credentials (401) or the permission (403)
+    + ResponseError: an unexpected status, or a body that is not the JSON we expect
+  + RunInterrupted (exit 1, `backup.run`): the run was asked to stop; nothing was written
 """
 
 from __future__ import annotations
@@ -18,6 +30,12 @@ class DashvaultError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+class ConfigError(DashvaultError):
+    """The configuration file is missing, malformed or invalid (exit code 2)."""
+
+    exit_code = 2
 
 
 class StoreError(DashvaultError):

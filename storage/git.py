@@ -17,7 +17,6 @@ import shutil
 import subprocess
 import tempfile
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -419,8 +418,3 @@ def _parse_trailers(sha: str, message: str) -> SnapshotInfo | None:
     if time is None:
         return None
     return SnapshotInfo(id=sha, time=time.astimezone(UTC), run=run, sources=sources)
-
-
-def new_run_id() -> str:
-    """Eight hex digits naming one run (the S3 store uses it in manifest names too)."""
-    return uuid.uuid4().hex[:8]

@@ -16,6 +16,7 @@ import orjson
 import rfc8785
 
 from storage.jsontext import digits_as_zeros
+from storage.model import Entry, Item
 
 #: Top-level keys of a Grafana dashboard model that change on every save.
 GRAFANA_MODEL_VOLATILE = frozenset({"id", "version", "iteration"})
@@ -223,3 +224,20 @@ def _pretty(value: Any, depth: int, out: list[str]) -> None:
         out.extend(("\n", "  " * depth, "]"))
     else:
         out.append(_flat(0).encode(value))
+
+
+def entry_for(item: Item) -> tuple[Entry, dict[str, object]]:
+    """The manifest entry of an item and the normalized content the store keeps."""
+    content = strip_volatile(item.content)
+    data = canonical(content)
+    entry = Entry(
+        source=item.source,
+        kind=item.kind,
+        key=item.key,
+        title=item.title,
+        folder=item.folder,
+        hash=sha256_hex(data),
+        size=len(data),
+        meta=item.meta,
+    )
+    return entry, content

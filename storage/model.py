@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -128,3 +129,8 @@ class Changes:
 
     def __bool__(self) -> bool:
         return bool(self.added or self.changed or self.deleted)
+
+
+def new_run_id() -> str:
+    """Eight hex digits naming one run (the S3 store uses it in manifest names too)."""
+    return uuid.uuid4().hex[:8]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
-from backup.config import ArduinoSourceConfig
 from sandbox.arduino import ArduinoSandbox
+from sources.config import ArduinoSourceConfig
 
 CLIENT_ID = "arduino-test-client-3b9e"
 CLIENT_SECRET = "arduino-test-secret-7c1d0f"

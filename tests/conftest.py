@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from backup.cli import app
+from dashvault.cli import app
 from sandbox.arduino import ArduinoSandbox
 from sandbox.grafana import GrafanaSandbox
 from tests.arduino_support import start_sandbox
@@ -102,7 +102,7 @@ class Cli:
 def run_dashvault(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Result:
     """Runs the installed `dashvault` console script in a child process."""
     proc = subprocess.run(
-        [sys.executable, "-m", "backup", *args],
+        [sys.executable, "-m", "dashvault", *args],
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},

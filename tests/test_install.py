@@ -15,7 +15,8 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
-SHIPPED = PYPROJECT["tool"]["setuptools"]["packages"]
+#: The top-level packages a wheel ships (`include` also lists their subpackages as "name.*").
+SHIPPED = [p for p in PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"] if "." not in p]
 LOCK = ROOT / "requirements.lock"
 
 

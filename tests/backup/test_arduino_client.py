@@ -10,9 +10,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from backup.arduino import ArduinoClient, DashboardInput, RateLimiter, ThingOverride, WidgetInput
-from backup.errors import AuthError, ResponseError
 from sandbox.arduino import DASHBOARDS, TOKEN_PATH, ArduinoSandbox
+from sources.arduino.client import ArduinoClient, RateLimiter
+from sources.arduino.models import DashboardInput, ThingOverride, WidgetInput
+from sources.errors import AuthError, ResponseError
 from tests.arduino_support import CLIENT_ID, CLIENT_SECRET, arduino_config
 
 # The endpoints of the dashboards v2 API document, as (method, path pattern).

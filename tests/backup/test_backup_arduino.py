@@ -6,10 +6,11 @@ import json
 import subprocess
 from pathlib import Path
 
-from backup.arduino import Dashboard, dashboard_content
 from sandbox.arduino import ArduinoSandbox
 from sandbox.generate import ARDUINO_SHARED_SPACE, populate, populate_arduino
 from sandbox.grafana import GrafanaSandbox
+from sources.arduino.items import dashboard_content
+from sources.arduino.models import Dashboard
 from tests.arduino_support import CLIENT_ID, CLIENT_SECRET, arduino_source
 from tests.conftest import Cli, grafana_source, write_config
 

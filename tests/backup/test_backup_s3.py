@@ -176,7 +176,7 @@ def test_a_backup_killed_mid_upload_leaves_the_previous_snapshot_whole(tmp_path,
 
     grafana.latency = 0.05  # the run now takes seconds: long enough to be caught mid-upload
     proc = subprocess.Popen(
-        [sys.executable, "-m", "backup", "--config", str(cli.config), "backup"],
+        [sys.executable, "-m", "dashvault", "--config", str(cli.config), "backup"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ},

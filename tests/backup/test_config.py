@@ -12,18 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from backup.config import (
-    ArduinoSourceConfig,
-    Config,
-    Every,
-    GrafanaSourceConfig,
-    MetricsConfig,
-    ScheduleConfig,
-    StorageConfig,
-    load_config,
-    parse_every,
-)
-from backup.errors import ConfigError
+from backup.schedule import Every, ScheduleConfig, parse_every
+from dashvault.config import Config, MetricsConfig, load_config
+from sources.config import ArduinoSourceConfig, GrafanaSourceConfig
+from storage.config import StorageConfig
+from storage.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
 EXAMPLE_ENV = {"GRAFANA_TOKEN": "t-123", "ARDUINO_CLIENT_ID": "cid", "ARDUINO_CLIENT_SECRET": "csecret"}
@@ -169,7 +162,7 @@ concurrency = "${CONC}"
 
 
 def test_env_interpolation_in_nested_arrays(tmp_path: Path) -> None:
-    from backup.config import _Loader
+    from dashvault.config import _Loader
 
     loader = _Loader(tmp_path / "c.toml", {"X": "x", "Y": "y"}, tmp_path)
     data = {"a": [["${X}", {"b": ["$${X}", "${Y}"]}], 3]}

@@ -18,8 +18,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from backup.errors import AuthError, ResponseError, UnreachableError
-from backup.http import (
+from sources.errors import AuthError, ResponseError, UnreachableError
+from sources.http import (
     USER_AGENT,
     BasicAuth,
     BearerAuth,

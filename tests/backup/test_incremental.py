@@ -6,11 +6,11 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-from backup.config import GrafanaSourceConfig
 from backup.grafana import GrafanaCollector
 from backup.run import BackupRun
 from sandbox.generate import populate
 from sandbox.grafana import GrafanaSandbox
+from sources.config import GrafanaSourceConfig
 from storage.git import GitStore
 from tests.conftest import TOKEN
 

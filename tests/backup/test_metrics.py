@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from backup.metrics import SERIES
+from dashvault.metrics import SERIES
 from sandbox.generate import populate
 from tests.conftest import Cli, grafana_source, write_config
 

@@ -10,11 +10,12 @@ import sys
 import threading
 import time
 
-from backup.config import load_config
+from backup.collectors import make_collectors
 from backup.run import BackupRun, RunReport
 from backup.schedule import Scheduler, plan_jobs
-from backup.sources import make_collectors, open_store
+from dashvault.config import load_config
 from sandbox.generate import populate
+from storage.config import open_store
 from storage.errors import StoreError
 from storage.git import GitStore
 from tests.conftest import grafana_source, write_config
@@ -55,7 +56,7 @@ def test_every_second_runs_repeatedly_and_never_overlaps(tmp_path, grafana):
         try:
             grafana.update_dashboard(population.dashboards[0], {"description": f"run {len(spans)}"})
             report = BackupRun(
-                open_store(config.storage), make_collectors(config, sources), stop=stop
+                open_store(config.storage), make_collectors(config.sources_named(sources)), stop=stop
             ).execute()
             time.sleep(1.2)  # a slow run: longer than its 1 s interval
         finally:
@@ -79,7 +80,9 @@ def test_a_failing_run_does_not_kill_the_loop(tmp_path, grafana):
         calls.append(time.monotonic())
         if len(calls) == 1:
             raise RuntimeError("boom")
-        return BackupRun(open_store(config.storage), make_collectors(config, sources), stop=stop).execute()
+        return BackupRun(
+            open_store(config.storage), make_collectors(config.sources_named(sources)), stop=stop
+        ).execute()
 
     scheduler = Scheduler(config, run, max_runs=2)
     assert scheduler.loop(install_signals=False) == 0
@@ -98,7 +101,7 @@ def test_sigterm_mid_run_exits_0_and_leaves_the_last_snapshot_whole(tmp_path, gr
     populate(grafana, dashboards=60, depth=2, seed=2)
     cfg = schedule_config(tmp_path, grafana.url)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "backup", "--config", str(cfg), "--log-format", "json", "-v", "run"],
+        [sys.executable, "-m", "dashvault", "--config", str(cfg), "--log-format", "json", "-v", "run"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

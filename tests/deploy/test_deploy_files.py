@@ -53,7 +53,7 @@ def test_kubernetes_manifest_parses_and_is_a_cronjob():
 
 
 def test_kubernetes_config_loads(tmp_path):
-    from backup.config import load_config
+    from dashvault.config import load_config
 
     docs = [d for d in yaml.safe_load_all((DEPLOY / "kubernetes" / "cronjob.yaml").read_text()) if d]
     config_map = next(d for d in docs if d["kind"] == "ConfigMap")

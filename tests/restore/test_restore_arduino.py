@@ -11,13 +11,15 @@ from typing import Any
 
 import pytest
 
-from backup.arduino import Dashboard, dashboard_content
-from backup.config import ArduinoSourceConfig, load_config
+from dashvault.config import load_config
 from restore.arduino import ArduinoTarget, copy_name
 from restore.plan import Action, Outcome, PlanItem, Policy, RestorePlan, build_plan, execute
 from restore.select import newest_entries, select
 from sandbox.arduino import ArduinoSandbox
 from sandbox.generate import ArduinoPopulation, populate_arduino
+from sources.arduino.items import dashboard_content
+from sources.arduino.models import Dashboard
+from sources.config import ArduinoSourceConfig
 from storage.git import GitStore
 from storage.hashing import content_hash
 from storage.model import SnapshotInfo

@@ -4,9 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from backup.run import entry_for
 from storage.errors import CorruptDataError, StoreLockedError
 from storage.git import GitStore
+from storage.hashing import entry_for
 from storage.store import resolve_snapshot
 from tests.storage.test_store_contract import item, snapshot
 

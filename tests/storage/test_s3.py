@@ -17,11 +17,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import zstandard
 
-from backup.config import StorageConfig
-from backup.run import entry_for
-from backup.sources import open_store
 from sandbox.generate import make_dashboard
+from storage.config import StorageConfig, open_store
 from storage.errors import CorruptDataError, NotFoundError, StoreError, StoreLockedError
+from storage.hashing import entry_for
 from storage.model import Changes, Item, Manifest, SourceStatus
 from storage.retention import KeepPolicy, apply_policy
 from storage.s3 import S3Store

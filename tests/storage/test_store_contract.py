@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from backup.run import entry_for
 from storage.errors import NotFoundError, StoreError, StoreLockedError
 from storage.git import GitStore
+from storage.hashing import entry_for
 from storage.model import Changes, Item, Manifest, SourceStatus
 from storage.retention import KeepPolicy
 from storage.s3 import S3Store

@@ -7,23 +7,16 @@
 
 from __future__ import annotations
 
-import datetime
 import os
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
-from urllib.parse import urlsplit
+from typing import Annotated, Any, Self
 
 from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
-    SecretStr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -31,22 +24,11 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from backup.errors import ConfigError
-
-__all__ = [
-    "SECRET_KEYS",
-    "ArduinoSourceConfig",
-    "Config",
-    "Every",
-    "GrafanaSourceConfig",
-    "MetricsConfig",
-    "ScheduleConfig",
-    "SourceConfig",
-    "StorageConfig",
-    "load_config",
-    "parse_duration",
-    "parse_every",
-]
+from backup.schedule import ScheduleConfig
+from sources.config import SourceConfig
+from storage.config import StorageConfig
+from storage.configmodel import ConfigModel, resolve_path
+from storage.errors import ConfigError
 
 #: Keys whose values are credentials: never shown, and each also accepts `<key>_file`.
 SECRET_KEYS: frozenset[str] = frozenset(
@@ -63,184 +45,10 @@ _VALUE_EXCERPT = 60
 _MAX_REPORTED_ERRORS = 3
 
 
-# --- schedule syntax ----------------------------------------------------------------------------
-
-_DURATION_RE = re.compile(r"(\d+)\s*([smhd])", re.IGNORECASE)
-_DAILY_RE = re.compile(r"daily\s+at\s+(\d{1,2}):(\d{2})", re.IGNORECASE)
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-@dataclass(frozen=True)
-class Every:
-    """When a job runs: every `seconds`, or once a day at `daily_at` (local time); exactly one is set."""
-
-    seconds: int | None = None
-    daily_at: datetime.time | None = None
-
-    def __post_init__(self) -> None:
-        if (self.seconds is None) == (self.daily_at is None):
-            raise ValueError("Every needs exactly one of seconds and daily_at")
-        if self.seconds is not None and self.seconds < 1:
-            raise ValueError("Every.seconds must be at least 1")
-
-    def __str__(self) -> str:
-        if self.daily_at is not None:
-            return f"daily at {self.daily_at:%H:%M}"
-        return f"every {self.seconds}s"
-
-
-def parse_duration(value: str, *, allow_zero: bool = False) -> int:
-    """Parse `"<N>s|m|h|d"` into seconds; raise ValueError with a readable text for anything else."""
-    match = _DURATION_RE.fullmatch(value.strip())
-    if match is None:
-        raise ValueError('must be a duration like "30s", "15m", "1h" or "1d"')
-    seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
-    if seconds == 0 and not allow_zero:
-        raise ValueError("must be at least 1 (a duration like 30s, 15m, 1h or 1d)")
-    return seconds
-
-
-def parse_every(value: str) -> Every:
-    """Parse a schedule: `"<N>s|m|h|d"` (N >= 1) or `"daily at HH:MM"` (00:00-23:59)."""
-    text = value.strip()
-    daily = _DAILY_RE.fullmatch(text)
-    if daily is not None:
-        hour, minute = int(daily.group(1)), int(daily.group(2))
-        if hour > 23 or minute > 59:
-            raise ValueError('must be "daily at HH:MM" with a time from 00:00 to 23:59')
-        return Every(daily_at=datetime.time(hour, minute))
-    if text.lower().startswith("daily"):
-        raise ValueError('must be "daily at HH:MM", e.g. "daily at 02:30"')
-    try:
-        return Every(seconds=parse_duration(text))
-    except ValueError:
-        raise ValueError(
-            'must be "15m", "1h", "1d" (a number and s, m, h or d) or "daily at HH:MM"'
-        ) from None
-
-
-def _check_every(value: str) -> str:
-    parse_every(value)
-    return value
-
-
-def _check_jitter(value: str) -> str:
-    parse_duration(value, allow_zero=True)
-    return value
-
-
-# --- shared field rules -------------------------------------------------------------------------
-
-_NAME_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
-
-
-def _check_name(value: str) -> str:
-    # The name becomes a directory in the backup repository, so it must be a safe file name.
-    if _NAME_RE.fullmatch(value) is None:
-        raise ValueError('must be 1-64 characters of A-Z, a-z, 0-9, ".", "_", "-", not starting with "."')
-    return value
-
-
-def _check_http_url(value: str) -> str:
-    value = value.strip()
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError("must be an http:// or https:// URL with a host")
-    return value.rstrip("/")
-
-
-def _check_not_empty(value: SecretStr | None) -> SecretStr | None:
-    if value is not None and not value.get_secret_value():
-        raise ValueError("must not be empty")
-    return value
-
-
-SourceName = Annotated[str, AfterValidator(_check_name)]
-HttpUrlStr = Annotated[str, AfterValidator(_check_http_url)]
-Secret = Annotated[SecretStr, AfterValidator(_check_not_empty)]
-Retries = Annotated[int, Field(ge=0, le=20)]
-Concurrency = Annotated[int, Field(ge=1, le=64)]
-Seconds = Annotated[float, Field(gt=0)]
-
-
-def _field_error(field: str, message: str) -> PydanticCustomError:
-    """An error that a model validator reports on one of its fields rather than on the model."""
-    return PydanticCustomError("dashvault_field", message, {"field": field})
-
-
-def _resolve_path(value: Path, info: ValidationInfo) -> Path:
-    """Make a relative path absolute against the config file's directory (cron has another cwd)."""
-    value = value.expanduser()
-    base = info.context.get("base_dir") if isinstance(info.context, dict) else None
-    if isinstance(base, Path) and not value.is_absolute():
-        return base / value
-    return value
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
-
-
 # --- sections -----------------------------------------------------------------------------------
 
 
-class StorageConfig(_Model):
-    """`[storage]`: where snapshots go (a git repository or an S3 bucket)."""
-
-    backend: Literal["git", "s3"] = "git"
-    path: Path = Path("backups")
-    remote: str = ""
-    bucket: str = ""
-    prefix: str = "dashvault/"
-    endpoint_url: str = ""
-    region: str = ""
-    access_key_id: Secret | None = None
-    secret_access_key: Secret | None = None
-    sse: Literal["", "AES256", "aws:kms"] = ""
-    kms_key_id: str = ""
-    storage_class: str = ""
-    max_delete_fraction: float = Field(default=0.5, gt=0, le=1)
-
-    @field_validator("path")
-    @classmethod
-    def _absolute_path(cls, value: Path, info: ValidationInfo) -> Path:
-        return _resolve_path(value, info)
-
-    @field_validator("endpoint_url")
-    @classmethod
-    def _endpoint(cls, value: str) -> str:
-        return _check_http_url(value) if value else value
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Self:
-        if self.backend == "s3" and not self.bucket:
-            raise _field_error("bucket", 'required when backend = "s3"')
-        if (self.access_key_id is None) != (self.secret_access_key is None):
-            missing = "secret_access_key" if self.secret_access_key is None else "access_key_id"
-            raise _field_error(missing, "required when the other S3 key is set (or set neither)")
-        if self.kms_key_id and self.sse != "aws:kms":
-            raise _field_error("kms_key_id", 'only used with sse = "aws:kms"')
-        return self
-
-
-class ScheduleConfig(_Model):
-    """`[schedule]`: how often `dashvault run` backs up, with optional per-source overrides."""
-
-    every: Annotated[str, AfterValidator(_check_every)] = "1h"
-    jitter: Annotated[str, AfterValidator(_check_jitter)] = "0s"
-    sources: dict[str, Annotated[str, AfterValidator(_check_every)]] = Field(default_factory=dict)
-
-    def every_for(self, source: str) -> Every:
-        """The schedule of one source: its override if it has one, else `every`."""
-        return parse_every(self.sources.get(source, self.every))
-
-    @property
-    def jitter_seconds(self) -> int:
-        """The jitter as seconds (0 means none)."""
-        return parse_duration(self.jitter, allow_zero=True)
-
-
-class MetricsConfig(_Model):
+class MetricsConfig(ConfigModel):
     """`[metrics]`: optional Prometheus textfile-collector output."""
 
     textfile: Path | None = None
@@ -248,79 +56,10 @@ class MetricsConfig(_Model):
     @field_validator("textfile")
     @classmethod
     def _absolute_path(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        return None if value is None else _resolve_path(value, info)
+        return None if value is None else resolve_path(value, info)
 
 
-class _SourceBase(_Model):
-    name: SourceName
-    timeout: Seconds = 30.0
-    connect_timeout: Seconds = 10.0
-    retries: Retries = 5
-    verify_tls: bool = True
-
-
-class GrafanaSourceConfig(_SourceBase):
-    """A Grafana instance, authenticated by a token or by basic auth (username and password)."""
-
-    type: Literal["grafana"]
-    url: HttpUrlStr
-    token: Secret | None = None
-    username: str | None = None
-    password: Secret | None = None
-    api: Literal["auto", "legacy", "apis"] = "auto"
-    orgs: list[int] | Literal["all"] = Field(default_factory=lambda: [1])
-    page_size: int = Field(default=500, ge=1, le=5000)
-    concurrency: Concurrency = 8
-
-    @field_validator("orgs", mode="before")
-    @classmethod
-    def _orgs(cls, value: object) -> object:
-        # Checked up front so a bad value gets one clear message instead of one per union member.
-        if value == "all":
-            return value
-        if not isinstance(value, list):
-            raise ValueError('must be a list of org ids like [1, 2] or "all"')
-        if not value:
-            raise ValueError('must not be empty (a list of org ids like [1] or "all")')
-        for org in value:
-            if not isinstance(org, int) or isinstance(org, bool) or org < 1:
-                raise ValueError('must be a list of org ids (integers >= 1) or "all"')
-        if len(set(value)) != len(value):
-            raise ValueError("must not list an org id twice")
-        return value
-
-    @model_validator(mode="after")
-    def _auth(self) -> Self:
-        if self.token is not None and (self.username is not None or self.password is not None):
-            raise _field_error("token", "set either token or username and password, not both")
-        if self.token is None:
-            if self.username is None and self.password is None:
-                raise _field_error("token", "required: set token (or token_file), or username and password")
-            if self.password is None:
-                raise _field_error("password", "required when username is set (or use password_file)")
-            if self.username is None:
-                raise _field_error("username", "required when password is set")
-        if self.orgs == "all" and self.token is not None:
-            raise _field_error("orgs", '"all" needs username and password (a token belongs to one org)')
-        return self
-
-
-class ArduinoSourceConfig(_SourceBase):
-    """An Arduino IoT Cloud account or shared space, authenticated by OAuth2 client credentials."""
-
-    type: Literal["arduino"]
-    client_id: Secret
-    client_secret: Secret
-    organization: str = ""
-    base_url: HttpUrlStr = "https://api2.arduino.cc"
-    concurrency: Concurrency = 4
-    rate_limit: float = Field(default=5.0, gt=0)
-
-
-SourceConfig = GrafanaSourceConfig | ArduinoSourceConfig
-
-
-class Config(_Model):
+class Config(ConfigModel):
     """The whole configuration file. `path` is the file it was loaded from."""
 
     storage: StorageConfig = Field(default_factory=StorageConfig)
@@ -364,6 +103,11 @@ class Config(_Model):
     def source_names(self) -> list[str]:
         """The configured source names, in file order."""
         return [source.name for source in self.sources]
+
+    def sources_named(self, names: Iterable[str]) -> list[SourceConfig]:
+        """The sources called `names` (all of them when `names` is empty), each checked like `source`."""
+        chosen = list(names)
+        return [self.source(n) for n in chosen] if chosen else list(self.sources)
 
     def source(self, name: str) -> SourceConfig:
         """The source called `name`; ConfigError naming the known sources if there is none."""

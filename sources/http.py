@@ -27,7 +27,7 @@ import httpx
 from httpx_retries import Retry, RetryTransport
 from pydantic import SecretStr
 
-from backup.errors import AuthError, ResponseError, UnreachableError
+from sources.errors import AuthError, ResponseError, UnreachableError
 from storage import jsontext
 
 __all__ = [

@@ -1,27 +1,8 @@
-"""Errors of the backup side: configuration and sources. The root is `storage.errors.DashvaultError`."""
+"""Errors of talking to a source (Grafana, Arduino); the tree's root is `storage.errors.DashvaultError`."""
 
 from __future__ import annotations
 
-from storage.errors import CorruptDataError, DashvaultError, NotFoundError, StoreError, StoreLockedError
-
-__all__ = [
-    "AuthError",
-    "ConfigError",
-    "CorruptDataError",
-    "DashvaultError",
-    "NotFoundError",
-    "ResponseError",
-    "SourceError",
-    "StoreError",
-    "StoreLockedError",
-    "UnreachableError",
-]
-
-
-class ConfigError(DashvaultError):
-    """The configuration file is missing, malformed or invalid (exit code 2)."""
-
-    exit_code = 2
+from storage.errors import DashvaultError
 
 
 class SourceError(DashvaultError):

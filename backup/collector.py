@@ -1,0 +1,45 @@
+"""What a collector is: the protocol every source's collector implements, and what it yields besides items."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from storage.model import Entry, Item
+
+
+@dataclass(frozen=True)
+class ItemFailure:
+    """An item the collector listed but could not read; its previous entry is carried forward."""
+
+    kind: str
+    key: str
+    error: str
+
+
+@dataclass(frozen=True)
+class Unchanged:
+    """A listed item the collector knows to be its previous entry's version: that entry is kept as is."""
+
+    kind: str
+    key: str
+
+
+class Collector(Protocol):
+    """Yields a source's items; raises a `DashvaultError` if the listing itself fails or is cut short."""
+
+    @property
+    def source(self) -> str: ...
+
+    def collect(
+        self, known: Mapping[tuple[str, str], Entry] = ...
+    ) -> Iterator[Item | ItemFailure | Unchanged]:
+        """Yield items; `known` maps (kind, key) to the last snapshot's entries, re-checked if not listed.
+
+        An item whose version the source shows to be that of its entry may be yielded as `Unchanged`.
+        """
+        ...
+
+
+Result = Item | ItemFailure | Unchanged

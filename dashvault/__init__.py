@@ -1,0 +1,1 @@
+"""The application: the command line, config loading, logging, metrics."""

@@ -1,0 +1,5 @@
+"""`python -m dashvault` runs the dashvault CLI."""
+
+from dashvault.cli import main
+
+main()

@@ -1,0 +1,329 @@
+"""ArduinoClient: typed calls to the IoT API v2 with OAuth2 client credentials, rate limit, token renewal."""
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Generator, Sequence
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from sources.arduino.models import (
+    Dashboard,
+    DashboardInput,
+    DashboardTemplate,
+    Share,
+    ThingOverride,
+    TokenResponse,
+)
+from sources.config import ArduinoSourceConfig
+from sources.errors import AuthError, ResponseError
+from sources.http import BearerAuth, make_client, request
+
+log = logging.getLogger("dashvault.arduino")
+
+TOKEN_PATH = "/iot/v1/clients/token"  # noqa: S105 - an endpoint, not a credential
+AUDIENCE = "https://api2.arduino.cc/iot"
+DASHBOARDS = "/iot/v2/dashboards"
+#: Widget fields that place it on the desktop and mobile grids.
+LAYOUT_FIELDS = ("x", "y", "width", "height", "x_mobile", "y_mobile", "width_mobile", "height_mobile")
+# A token is renewed this share of its lifetime before it expires (at most RENEW_MARGIN_MAX seconds).
+RENEW_FRACTION = 0.2
+RENEW_MARGIN_MAX = 60.0
+CREDENTIALS_HINT = "check client_id and client_secret"
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def seg(value: str) -> str:
+    """Percent-encode an id as one URL path segment (ids come from stored keys, not only from the cloud)."""
+    return quote(value, safe="").replace(".", "%2E")
+
+
+# -- rate limit and token -----------------------------------------------------------------------
+
+
+class RateLimiter:
+    """Spaces calls at least `1 / rate` seconds apart, across every thread that shares it."""
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.interval = 1.0 / rate
+        self._clock = clock
+        self._sleep = sleep
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        """Block until this caller's slot has come."""
+        with self._lock:
+            now = self._clock()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        if slot > now:
+            self._sleep(slot - now)
+
+
+class _TokenSource:
+    """The cached access token: fetched on first use, renewed before it expires and on demand."""
+
+    def __init__(self, config: ArduinoSourceConfig, limiter: RateLimiter, clock: Callable[[], float]) -> None:
+        self.config = config
+        self.limiter = limiter
+        self.clock = clock
+        self.fetched = 0
+        self._token: SecretStr | None = None
+        self._renew_at = 0.0
+        self._lock = threading.Lock()
+        self.http = make_client(
+            base_url=config.base_url,
+            auth=None,
+            timeout=config.timeout,
+            connect_timeout=config.connect_timeout,
+            retries=config.retries,
+            verify=config.verify_tls,
+            max_connections=2,
+        )
+
+    def current(self) -> SecretStr:
+        """A token that is not about to expire."""
+        with self._lock:
+            if self._token is None or self.clock() >= self._renew_at:
+                self._fetch()
+            assert self._token is not None
+            return self._token
+
+    def renew(self, refused: SecretStr) -> SecretStr:
+        """A new token after `refused` got a 401 (unless another thread renewed it meanwhile)."""
+        with self._lock:
+            if self._token is None or self._token.get_secret_value() == refused.get_secret_value():
+                self._fetch()
+            assert self._token is not None
+            return self._token
+
+    def _fetch(self) -> None:
+        source = self.config.name
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": self.config.client_id.get_secret_value(),
+            "client_secret": self.config.client_secret.get_secret_value(),
+            "audience": AUDIENCE,
+        }
+        started = self.clock()
+        self.limiter.wait()
+        try:
+            res = request(self.http, "POST", TOKEN_PATH, source=source, data=form)
+        except AuthError as exc:
+            raise AuthError(exc.message.replace("check the credentials", CREDENTIALS_HINT)) from None
+        except ResponseError as exc:
+            # OAuth2 servers answer 400 invalid_client as often as 401: both mean the credentials.
+            if exc.status == 400:
+                raise AuthError(f"{exc.message}: {CREDENTIALS_HINT}") from None
+            raise
+        token = _parse(TokenResponse, res.body, f"{source}: {TOKEN_PATH}")
+        if not token.access_token.get_secret_value():
+            raise ResponseError(f"{source}: {TOKEN_PATH} returned an empty access_token")
+        lifetime = max(token.expires_in, 0.0)
+        self._token = token.access_token
+        self._renew_at = started + lifetime - min(lifetime * RENEW_FRACTION, RENEW_MARGIN_MAX)
+        self.fetched += 1
+        log.debug("access token renewed", extra={"source": source, "expires_in": lifetime})
+
+    def close(self) -> None:
+        self.http.close()
+
+
+class _CloudAuth(BearerAuth):
+    """Bearer auth with the cached token, the rate limit, and one renewal on a 401."""
+
+    def __init__(self, tokens: _TokenSource, limiter: RateLimiter) -> None:
+        super().__init__(SecretStr(""))
+        self.tokens = tokens
+        self.limiter = limiter
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """Send with the current token; on a 401 renew it once and send again."""
+        token = self.tokens.current()
+        # Kept on the instance too, so error messages scrub it like any bearer token.
+        self.token = token
+        request.headers["Authorization"] = f"Bearer {token.get_secret_value()}"
+        self.limiter.wait()
+        response = yield request
+        if response.status_code != 401:
+            return
+        log.info("access token refused, renewing it", extra={"source": self.tokens.config.name})
+        token = self.tokens.renew(token)
+        self.token = token
+        request.headers["Authorization"] = f"Bearer {token.get_secret_value()}"
+        self.limiter.wait()
+        yield request
+
+    def __repr__(self) -> str:
+        return "ArduinoAuth(token=SecretStr('**********'))"
+
+
+def _parse(model: type[M], data: Any, what: str) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise ResponseError(f"{what} returned an unexpected body ({where}: {first['msg']})") from None
+
+
+# -- client -------------------------------------------------------------------------------------
+
+
+class ArduinoClient:
+    """Typed calls to the Arduino IoT Cloud dashboards API v2 of one account or shared space."""
+
+    def __init__(self, config: ArduinoSourceConfig, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.config = config
+        self.name = config.name
+        self.limiter = RateLimiter(config.rate_limit, clock=clock)
+        self.tokens = _TokenSource(config, self.limiter, clock)
+        headers = {"X-Organization": config.organization} if config.organization else {}
+        self.http = make_client(
+            base_url=config.base_url,
+            auth=_CloudAuth(self.tokens, self.limiter),
+            timeout=config.timeout,
+            connect_timeout=config.connect_timeout,
+            retries=config.retries,
+            verify=config.verify_tls,
+            headers=headers,
+            max_connections=config.concurrency * 2,
+        )
+
+    def close(self) -> None:
+        """Close both HTTP clients."""
+        self.http.close()
+        self.tokens.close()
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        ok: tuple[int, ...] = (200,),
+    ) -> tuple[int, Any]:
+        """One request; a status outside `ok` raises the matching `SourceError`."""
+        res = request(self.http, method, path, source=self.name, params=params, json=json, expect=ok)
+        return res.status, res.body
+
+    def _what(self, method: str, path: str) -> str:
+        return f"{self.name}: {method} {path}"
+
+    def _dashboard(self, data: Any, method: str, path: str) -> Dashboard:
+        return _parse(Dashboard, data, self._what(method, path))
+
+    # -- dashboards ---------------------------------------------------------------------------
+
+    def list_dashboards(self, *, name: str | None = None, user_id: str | None = None) -> list[Dashboard]:
+        """`GET /iot/v2/dashboards`, optionally filtered by name or by a user it belongs to."""
+        params = {k: v for k, v in (("name", name), ("user_id", user_id)) if v is not None}
+        _, data = self.call("GET", DASHBOARDS, params=params or None)
+        if not isinstance(data, list):
+            raise ResponseError(f"{self._what('GET', DASHBOARDS)} did not return a JSON list")
+        return [self._dashboard(d, "GET", DASHBOARDS) for d in data]
+
+    def show_dashboard(self, dashboard_id: str) -> Dashboard | None:
+        """`GET /iot/v2/dashboards/{id}`; None if there is no such dashboard."""
+        path = f"{DASHBOARDS}/{seg(dashboard_id)}"
+        status, data = self.call("GET", path, ok=(200, 404))
+        return self._dashboard(data, "GET", path) if status == 200 else None
+
+    def create_dashboard(self, dashboard: DashboardInput) -> Dashboard:
+        """`POST /iot/v2/dashboards`: the cloud assigns the dashboard's and its widgets' ids."""
+        _, data = self.call("POST", DASHBOARDS, json=_body(dashboard), ok=(200, 201))
+        return self._dashboard(data, "POST", DASHBOARDS)
+
+    def update_dashboard(self, dashboard_id: str, dashboard: DashboardInput) -> Dashboard:
+        """`PUT /iot/v2/dashboards/{id}`: replace name and widgets."""
+        path = f"{DASHBOARDS}/{seg(dashboard_id)}"
+        _, data = self.call("PUT", path, json=_body(dashboard))
+        return self._dashboard(data, "PUT", path)
+
+    def patch_dashboard(self, dashboard_id: str, fields: dict[str, Any]) -> Dashboard:
+        """`PATCH /iot/v2/dashboards/{id}`: change only the given fields."""
+        path = f"{DASHBOARDS}/{seg(dashboard_id)}"
+        _, data = self.call("PATCH", path, json=fields)
+        return self._dashboard(data, "PATCH", path)
+
+    def delete_dashboard(self, dashboard_id: str, *, force: bool = False) -> bool:
+        """`DELETE /iot/v2/dashboards/{id}[?force=true]`; False if it did not exist."""
+        params = {"force": "true"} if force else None
+        status, _ = self.call(
+            "DELETE", f"{DASHBOARDS}/{seg(dashboard_id)}", params=params, ok=(200, 204, 404)
+        )
+        return status != 404
+
+    def clone_dashboard(
+        self, dashboard_id: str, name: str, overwrites: Sequence[ThingOverride] = ()
+    ) -> Dashboard:
+        """`PUT /iot/v2/dashboards/{id}/clone`: a copy called `name`, optionally relinked to other things."""
+        path = f"{DASHBOARDS}/{seg(dashboard_id)}/clone"
+        body = {"name": name, "overwrites": [o.model_dump(mode="json") for o in overwrites]}
+        _, data = self.call("PUT", path, json=body, ok=(200, 201))
+        return self._dashboard(data, "PUT", path)
+
+    def request_access(self, dashboard_id: str, user_id: str | None = None) -> None:
+        """`PUT /iot/v2/dashboards/{id}/share_request`: ask the owner for access."""
+        body = {"user_id": user_id} if user_id else {}
+        self.call("PUT", f"{DASHBOARDS}/{seg(dashboard_id)}/share_request", json=body)
+
+    def list_shares(self, dashboard_id: str) -> list[Share] | None:
+        """`GET /iot/v2/dashboards/{id}/shares`; None if there is no such dashboard."""
+        path = f"{DASHBOARDS}/{seg(dashboard_id)}/shares"
+        status, data = self.call("GET", path, ok=(200, 404))
+        if status == 404:
+            return None
+        if isinstance(data, dict) and isinstance(data.get("users"), list):
+            data = data["users"]
+        if data is None:
+            return []
+        if not isinstance(data, list):
+            raise ResponseError(f"{self._what('GET', path)} did not return a JSON list")
+        return [_parse(Share, s, self._what("GET", path)) for s in data]
+
+    def share_dashboard(self, dashboard_id: str, user_id: str, username: str | None = None) -> None:
+        """`PUT /iot/v2/dashboards/{id}/shares`: share with one user."""
+        body: dict[str, Any] = {"user_id": user_id}
+        if username:
+            body["username"] = username
+        self.call("PUT", f"{DASHBOARDS}/{seg(dashboard_id)}/shares", json=body, ok=(200, 201, 204))
+
+    def delete_share(self, dashboard_id: str, user_id: str) -> bool:
+        """`DELETE /iot/v2/dashboards/{id}/shares/{user_id}`; False if it was not shared with them."""
+        path = f"{DASHBOARDS}/{seg(dashboard_id)}/shares/{seg(user_id)}"
+        status, _ = self.call("DELETE", path, ok=(200, 204, 404))
+        return status != 404
+
+    def dashboard_template(self, dashboard_id: str) -> DashboardTemplate:
+        """`GET /iot/v2/dashboards/{id}/template`."""
+        path = f"{DASHBOARDS}/{seg(dashboard_id)}/template"
+        _, data = self.call("GET", path)
+        return _parse(DashboardTemplate, data, self._what("GET", path))
+
+    def link_widget_variables(self, dashboard_id: str, widget_id: str, variables: Sequence[str]) -> list[str]:
+        """`PUT /iot/v2/dashboards/{id}/widgets/{widgetId}/variables`: set the widget's linked properties.
+
+        An unknown property raises `ResponseError` with the cloud's status (400 or 404).
+        """
+        path = f"{DASHBOARDS}/{seg(dashboard_id)}/widgets/{seg(widget_id)}/variables"
+        _, data = self.call("PUT", path, json={"variables": list(variables)})
+        linked = data.get("variables") if isinstance(data, dict) else None
+        return [str(v) for v in linked] if isinstance(linked, list) else list(variables)
+
+
+def _body(dashboard: DashboardInput) -> dict[str, Any]:
+    # Only what was set: an absent `variables` leaves a widget's links alone on an update.
+    return dashboard.model_dump(mode="json", exclude_unset=True)

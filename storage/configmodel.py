@@ -1,0 +1,56 @@
+"""What every layer's config model is built from: a strict frozen base model and the shared field rules.
+
+Config models are pydantic models that forbid unknown keys and never show a value in their errors
+(`dashvault.config` formats the errors, naming file, key and, for non-secrets, the value).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    SecretStr,
+    ValidationInfo,
+)
+from pydantic_core import PydanticCustomError
+
+
+def check_http_url(value: str) -> str:
+    value = value.strip()
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    return value.rstrip("/")
+
+
+def check_not_empty(value: SecretStr | None) -> SecretStr | None:
+    if value is not None and not value.get_secret_value():
+        raise ValueError("must not be empty")
+    return value
+
+
+HttpUrlStr = Annotated[str, AfterValidator(check_http_url)]
+Secret = Annotated[SecretStr, AfterValidator(check_not_empty)]
+
+
+def field_error(field: str, message: str) -> PydanticCustomError:
+    """An error that a model validator reports on one of its fields rather than on the model."""
+    return PydanticCustomError("dashvault_field", message, {"field": field})
+
+
+def resolve_path(value: Path, info: ValidationInfo) -> Path:
+    """Make a relative path absolute against the config file's directory (cron has another cwd)."""
+    value = value.expanduser()
+    base = info.context.get("base_dir") if isinstance(info.context, dict) else None
+    if isinstance(base, Path) and not value.is_absolute():
+        return base / value
+    return value
+
+
+class ConfigModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
