@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from backup.collector import ItemFailure, Unchanged
+from backup.collector import ItemFailure, Result, Unchanged
 from backup.pool import pooled
 from sources.config import GrafanaSourceConfig
 from sources.errors import SourceError
@@ -18,11 +17,7 @@ from sources.grafana.items import (
     folder_item,
     permissions_item,
 )
-from storage.model import Entry, Item
-
-log = logging.getLogger("dashvault.grafana")
-
-Result = Item | ItemFailure | Unchanged
+from storage.model import Entry
 
 
 class GrafanaCollector:

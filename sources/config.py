@@ -31,6 +31,8 @@ Seconds = Annotated[float, Field(gt=0)]
 
 
 class SourceBase(ConfigModel):
+    """What every source has: a name, timeouts, retries and whether TLS is verified."""
+
     name: SourceName
     timeout: Seconds = 30.0
     connect_timeout: Seconds = 10.0

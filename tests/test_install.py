@@ -122,3 +122,4 @@ def test_the_readme_quick_start_installs_from_the_lock():
     assert "'.[dev]'" in commands[1] and "pytest" in commands[1]
     dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
     assert "-c /src/requirements.lock" in dockerfile
+    assert all(f"COPY {package} /src/{package}" in dockerfile for package in SHIPPED), SHIPPED

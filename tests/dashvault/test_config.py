@@ -1,4 +1,4 @@
-"""backup.config: loading, interpolation, secret files and one-line error messages."""
+"""dashvault.config: loading, interpolation, secret files and one-line error messages."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""backup.http against a scripted HTTP server on loopback: retries, Retry-After, auth, error mapping."""
+"""sources.http against a scripted HTTP server on loopback: retries, Retry-After, auth, error mapping."""
 
 from __future__ import annotations
 
