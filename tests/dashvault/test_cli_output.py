@@ -98,3 +98,10 @@ def test_a_servers_message_is_printed_as_written(tmp_path, markup_server):
     backed = run_dashvault("--config", str(cfg), "backup")
     assert backed.exit_code == 1
     assert "[bold]denied[/bold] by [/] policy" in backed.stderr
+
+
+def test_a_usage_error_quotes_what_was_typed_as_written():
+    res = run_dashvault("[red]nosuch[/red]")
+    assert res.exit_code == 2
+    assert "No such command '[red]nosuch[/red]'" in res.stderr
+    assert "Traceback" not in res.stderr
