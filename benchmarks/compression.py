@@ -28,7 +28,7 @@ from storage.hashing import canonical, strip_volatile  # noqa: E402
 CORPUS = ROOT.parent / "shared" / "corpus" / "grafana"
 LEVELS = (3, 10, 19)
 DICT_LEVEL = 10
-DICT_SIZE = 64 * 1024  # what storage/s3.py trains (at most)
+DICT_SIZE = 64 * 1024  # what storage/s3/compression.py trains (at most)
 SIZE_CLASSES = ((0, 1024, "< 1 KB"), (1024, 16384, "1-16 KB"), (16384, 131072, "16-128 KB"))
 SIZE_CLASSES += ((131072, 1 << 40, ">= 128 KB"),)
 
