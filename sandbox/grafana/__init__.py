@@ -1,0 +1,131 @@
+"""A stand-in for Grafana 11/12 on loopback: the legacy ``/api`` and the ``/apis`` dashboard API.
+
+State lives in memory, guarded by one re-entrant lock; both APIs act on the same dashboards. Tests
+set the state up through the Python API (``add_folder``, ``add_dashboard`` ...) and steer faults
+through plain attributes (``latency``, ``rate_429``, ``fail_listing_after``, ``expire_next_continue`` ...).
+
+The package, by concern: ``state`` (the in-memory model), ``core`` (the state every part shares and
+the changes to it), ``access`` (auth, org selection, ACLs, users and teams), ``legacy_views`` and
+``legacy`` (the legacy ``/api``), ``apis`` (the ``/apis`` resources), ``python_api`` (what tests
+call). ``GrafanaSandbox`` combines their mixins and registers the routes.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+from typing import Any
+
+from sandbox.grafana.apis import DASHBOARD_API, FOLDER_API, ApisApi, namespace_of
+from sandbox.grafana.legacy import LegacyApi
+from sandbox.grafana.state import _now, _Org, _User, slugify
+
+__all__ = ["DASHBOARD_API", "FOLDER_API", "GrafanaSandbox", "namespace_of", "slugify"]
+
+_SEG = "[^/]+"
+_NS = rf"/namespaces/(?P<ns>{_SEG})"
+
+
+# -- the sandbox --------------------------------------------------------------------------------
+
+
+class GrafanaSandbox(LegacyApi, ApisApi):
+    """Grafana 11/12 HTTP API stand-in (legacy ``/api`` and ``/apis``) with a thread-safe Python API."""
+
+    fault_exempt_prefixes = ("/_sandbox", "/api/health")
+    logged_headers = ("X-Grafana-Org-Id", "Content-Type", "Accept", "User-Agent")
+
+    def __init__(
+        self,
+        *,
+        token: str | None = "sandbox-token",  # noqa: S107 - a fixed test credential, not a secret
+        basic: tuple[str, str] | None = ("admin", "admin"),
+        apis: bool = True,
+        continue_ttl: float | None = None,
+        expire_next_continue: int = 0,
+        fail_listing_after: int | None = None,
+        truncate_listing_after: int | None = None,
+        grafana_version: str = "11.3.0",
+        latency: float = 0.0,
+        rate_429: float = 0.0,
+        retry_after: int = 1,
+        rate_503: float = 0.0,
+        seed: int | None = 0,
+        log_bodies: bool = True,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        super().__init__(
+            latency=latency,
+            rate_429=rate_429,
+            retry_after=retry_after,
+            rate_503=rate_503,
+            seed=seed,
+            host=host,
+            port=port,
+            log_bodies=log_bodies,
+        )
+        self.token = token
+        self.basic = basic
+        self.apis = apis
+        self.continue_ttl = continue_ttl
+        self.expire_next_continue = expire_next_continue
+        self.fail_listing_after = fail_listing_after
+        self.truncate_listing_after = truncate_listing_after
+        self.grafana_version = grafana_version
+        #: uid -> changes applied just before the next write to that dashboard arrives, as if
+        #: someone saved it between a client's read and its write (optimistic-concurrency tests).
+        self.edit_before_write: dict[str, dict[str, Any]] = {}
+        self.lock = threading.RLock()
+        self._uid_rng = random.Random(seed)
+        self._rv = 0
+        self._next_id = 0
+        self._next_team_id = 0
+        now = _now()
+        admin_login = basic[0] if basic else "admin"
+        self._users: dict[int, _User] = {
+            1: _User(1, admin_login, "admin@localhost", "", now, is_admin=True),
+        }
+        self._orgs: dict[int, _Org] = {1: _Org(1, "Main Org.", members={1: "Admin"})}
+        self._register_routes()
+
+    # -- routes ------------------------------------------------------------------------------------
+
+    def _register_routes(self) -> None:
+        r = self.route
+        uid = rf"(?P<uid>{_SEG})"
+        r("GET", r"/api/health", self._health)
+        r("GET", r"/api/org", self._current_org)
+        r("GET", r"/api/orgs", self._list_orgs)
+        r("GET", r"/api/user", self._current_user)
+        r("GET", r"/api/search", self._search)
+        r("POST", r"/api/dashboards/db", self._post_dashboard)
+        r("GET", rf"/api/dashboards/uid/{uid}", self._get_dashboard)
+        r("DELETE", rf"/api/dashboards/uid/{uid}", self._delete_dashboard)
+        r("GET", rf"/api/dashboards/uid/{uid}/versions", self._dashboard_versions)
+        r("GET", rf"/api/dashboards/uid/{uid}/versions/(?P<version>[0-9]+)", self._dashboard_version)
+        r("GET", rf"/api/dashboards/uid/{uid}/permissions", self._get_dashboard_permissions)
+        r("POST", rf"/api/dashboards/uid/{uid}/permissions", self._post_dashboard_permissions)
+        r("GET", r"/api/folders", self._list_folders)
+        r("POST", r"/api/folders", self._create_folder)
+        r("GET", rf"/api/folders/{uid}", self._get_folder)
+        r("PUT", rf"/api/folders/{uid}", self._update_folder)
+        r("DELETE", rf"/api/folders/{uid}", self._delete_folder)
+        r("POST", rf"/api/folders/{uid}/move", self._move_folder)
+        r("GET", rf"/api/folders/{uid}/permissions", self._get_folder_permissions)
+        r("POST", rf"/api/folders/{uid}/permissions", self._post_folder_permissions)
+        r("GET", r"/api/users/lookup", self._lookup_user)
+        r("GET", r"/api/org/users", self._org_users)
+        r("GET", r"/api/teams/search", self._search_teams)
+        r("GET", rf"/api/teams/(?P<id>{_SEG})", self._get_team)
+        r("GET", r"/apis", self._api_groups)
+        dash_base = rf"/apis/{re.escape(DASHBOARD_API)}{_NS}/dashboards"
+        r("GET", dash_base, self._apis_list_dashboards)
+        r("POST", dash_base, self._apis_create_dashboard)
+        r("GET", rf"{dash_base}/(?P<name>{_SEG})", self._apis_get_dashboard)
+        r("PUT", rf"{dash_base}/(?P<name>{_SEG})", self._apis_update_dashboard)
+        r("DELETE", rf"{dash_base}/(?P<name>{_SEG})", self._apis_delete_dashboard)
+        folder_base = rf"/apis/{re.escape(FOLDER_API)}{_NS}/folders"
+        r("GET", folder_base, self._apis_list_folders)
+        r("GET", rf"{folder_base}/(?P<name>{_SEG})", self._apis_get_folder)

@@ -1,0 +1,414 @@
+"""The ``/apis`` routes of the sandbox Grafana: dashboards and folders as Kubernetes-style resources.
+
+API groups, namespaces (``default`` for org 1, ``org-N`` otherwise), resources with resourceVersion,
+generation and managed fields, lists paged with continue tokens (which can expire), and failures
+as Kubernetes ``Status`` bodies.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import time
+from bisect import bisect_right
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sandbox.grafana.python_api import PythonApi
+from sandbox.grafana.state import MAX_UID_LENGTH, _Dashboard, _Folder, _Org
+from sandbox.server import HTTPError, Request, Response, encode_json, json_response
+
+DASHBOARD_GROUP = "dashboard.grafana.app"
+FOLDER_GROUP = "folder.grafana.app"
+API_VERSION = "v1beta1"
+DASHBOARD_API = f"{DASHBOARD_GROUP}/{API_VERSION}"
+FOLDER_API = f"{FOLDER_GROUP}/{API_VERSION}"
+EXPIRED_MESSAGE = (
+    "The provided continue parameter is too old to display a consistent list result. You can start a "
+    "new list without the continue parameter, or use the continue token in this response to retrieve "
+    "the remainder of the results. Continuing with the provided token results in an inconsistent list "
+    "- objects that were created, modified, or deleted between the time the first chunk was returned "
+    "and now may show up in the list."
+)
+CONFLICT_MESSAGE = (
+    "the object has been modified; please apply your changes to the latest version and try again"
+)
+# Keys we manage on resources; everything else a client sends in metadata is kept as given.
+_SYSTEM_ANNOTATIONS = frozenset(
+    {
+        "grafana.app/folder",
+        "grafana.app/message",
+        "grafana.app/createdBy",
+        "grafana.app/updatedBy",
+        "grafana.app/updatedTimestamp",
+    }
+)
+_SYSTEM_LABELS = frozenset({"grafana.app/deprecatedInternalID"})
+
+
+def namespace_of(org: int) -> str:
+    """The /apis namespace of an org: ``default`` for org 1, ``org-N`` otherwise."""
+    return "default" if org == 1 else f"org-{org}"
+
+
+def _status(code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A Kubernetes ``Status`` failure body."""
+    body: dict[str, Any] = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+    }
+    if details is not None:
+        body["details"] = details
+    body["code"] = code
+    return body
+
+
+def _k8s_error(code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> HTTPError:
+    return HTTPError(code, _status(code, reason, message, details))
+
+
+def _dash_details(name: str, uid: str | None = None) -> dict[str, Any]:
+    details: dict[str, Any] = {"name": name, "group": DASHBOARD_GROUP, "kind": "dashboards"}
+    if uid is not None:
+        details["uid"] = uid
+    return details
+
+
+@dataclass
+class _Continue:
+    offset: int
+    rv: int
+    issued: float
+    last: str
+
+
+class ApisApi(PythonApi):
+    """Handlers of the ``/apis`` routes; on ``PythonApi`` for the ``edit_before_write`` hook."""
+
+    # -- namespace selection -----------------------------------------------------------------------
+
+    def _ns_org(self, ns: str) -> _Org:
+        org_id: int | None = 1 if ns == "default" else None
+        m = re.fullmatch(r"org-([0-9]+)", ns)
+        if m is not None:
+            org_id = int(m.group(1))
+        org = self._orgs.get(org_id) if org_id is not None else None
+        if org is None:
+            raise _k8s_error(404, "NotFound", f'namespaces "{ns}" not found')
+        return org
+
+    def _require_apis(self) -> None:
+        if not self.apis:
+            raise HTTPError(404, {"message": "Not found"})
+
+    # -- resource views ----------------------------------------------------------------------------
+
+    def _dash_resource(self, org: _Org, d: _Dashboard) -> dict[str, Any]:
+        annotations = dict(d.annotations)
+        if d.folder_uid:
+            annotations["grafana.app/folder"] = d.folder_uid
+        annotations["grafana.app/createdBy"] = d.created_by
+        annotations["grafana.app/updatedBy"] = d.updated_by
+        annotations["grafana.app/updatedTimestamp"] = d.updated
+        return {
+            "kind": "Dashboard",
+            "apiVersion": DASHBOARD_API,
+            "metadata": {
+                "name": d.uid,
+                "namespace": namespace_of(org.id),
+                "uid": d.k8s_uid,
+                "resourceVersion": str(d.resource_version),
+                "generation": d.generation,
+                "creationTimestamp": d.created,
+                "labels": {**d.labels, "grafana.app/deprecatedInternalID": str(d.id)},
+                "annotations": annotations,
+                "managedFields": [
+                    {
+                        "manager": "grafana",
+                        "operation": "Update",
+                        "apiVersion": DASHBOARD_API,
+                        "time": d.updated,
+                        "fieldsType": "FieldsV1",
+                        "fieldsV1": {"f:spec": {f"f:{k}": {} for k in d.model}},
+                    }
+                ],
+            },
+            "spec": dict(d.model),
+            "status": {},
+        }
+
+    def _dash_resource_json(self, org: _Org, d: _Dashboard) -> bytes:
+        """`_dash_resource` encoded, with the cached model spliced in as `spec`."""
+        resource = self._dash_resource(org, d)
+        del resource["spec"], resource["status"]
+        return encode_json(resource)[:-1] + b',"spec":' + d.model_json() + b',"status":{}}'
+
+    def _folder_resource(self, org: _Org, f: _Folder) -> dict[str, Any]:
+        annotations: dict[str, str] = {}
+        if f.parent_uid:
+            annotations["grafana.app/folder"] = f.parent_uid
+        annotations["grafana.app/createdBy"] = f.created_by
+        annotations["grafana.app/updatedBy"] = f.updated_by
+        annotations["grafana.app/updatedTimestamp"] = f.updated
+        spec: dict[str, Any] = {"title": f.title}
+        if f.description:
+            spec["description"] = f.description
+        return {
+            "kind": "Folder",
+            "apiVersion": FOLDER_API,
+            "metadata": {
+                "name": f.uid,
+                "namespace": namespace_of(org.id),
+                "uid": f.k8s_uid,
+                "resourceVersion": str(f.resource_version),
+                "generation": f.version,
+                "creationTimestamp": f.created,
+                "labels": {"grafana.app/deprecatedInternalID": str(f.id)},
+                "annotations": annotations,
+            },
+            "spec": spec,
+            "status": {},
+        }
+
+    # -- /apis handlers ----------------------------------------------------------------------------
+
+    def _api_groups(self, req: Request) -> Response:
+        self._require_apis()
+        groups = []
+        for name in (DASHBOARD_GROUP, FOLDER_GROUP):
+            version = {"groupVersion": f"{name}/{API_VERSION}", "version": API_VERSION}
+            groups.append({"name": name, "versions": [version], "preferredVersion": dict(version)})
+        return json_response({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+
+    def _decode_continue(self, token: str) -> _Continue:
+        try:
+            data = json.loads(base64.b64decode(token, validate=True))
+            position = _Continue(
+                offset=int(data["offset"]),
+                rv=int(data["rv"]),
+                issued=float(data["issued"]),
+                last=str(data["last"]),
+            )
+        except (ValueError, TypeError, KeyError, binascii.Error):
+            raise _k8s_error(400, "BadRequest", "continue key is not valid: invalid continue token") from None
+        if position.offset < 0:
+            raise _k8s_error(400, "BadRequest", "continue key is not valid: negative offset")
+        return position
+
+    @staticmethod
+    def _encode_continue(position: _Continue) -> str:
+        raw = json.dumps(
+            {"offset": position.offset, "rv": position.rv, "issued": position.issued, "last": position.last},
+            separators=(",", ":"),
+        )
+        return base64.b64encode(raw.encode("utf-8", "surrogatepass")).decode("ascii")
+
+    def _k8s_list(self, req: Request, kind: Literal["dashboards", "folders"]) -> Response:
+        self._require_apis()
+        limit = max(0, req.int_arg("limit", 0))
+        token = req.arg("continue") or None
+        with self.lock:
+            org = self._ns_org(req.params["ns"])
+            after: str | None = None
+            offset, rv = 0, self._rv
+            if token is not None:
+                if self.expire_next_continue > 0:
+                    self.expire_next_continue -= 1
+                    raise _k8s_error(410, "Expired", EXPIRED_MESSAGE)
+                position = self._decode_continue(token)
+                if self.continue_ttl is not None and time.time() - position.issued > self.continue_ttl:
+                    raise _k8s_error(410, "Expired", EXPIRED_MESSAGE)
+                offset, rv, after = position.offset, position.rv, position.last
+            self._check_listing_faults(offset)
+            keys = org.dashboard_keys() if kind == "dashboards" else org.folder_keys()
+            # Resume after the last name served, so writes between pages neither skip nor repeat items.
+            start = bisect_right(keys, after) if after is not None else 0
+            chunk = keys[start : start + limit] if limit else keys[start:]
+            items: list[bytes]
+            if kind == "dashboards":
+                items = [self._dash_resource_json(org, org.dashboards[k]) for k in chunk]
+            else:
+                items = [encode_json(self._folder_resource(org, org.folders[k])) for k in chunk]
+            metadata: dict[str, Any] = {"resourceVersion": str(rv)}
+            if chunk and start + len(chunk) < len(keys):
+                metadata["continue"] = self._encode_continue(
+                    _Continue(offset=offset + len(chunk), rv=rv, issued=time.time(), last=chunk[-1])
+                )
+        list_kind, api = (
+            ("DashboardList", DASHBOARD_API) if kind == "dashboards" else ("FolderList", FOLDER_API)
+        )
+        head = encode_json({"kind": list_kind, "apiVersion": api, "metadata": metadata})
+        body = Response(raw=head[:-1] + b',"items":[' + b",".join(items) + b"]}")
+        return self._listing_response(body, offset)
+
+    def _apis_list_dashboards(self, req: Request) -> Response:
+        return self._k8s_list(req, "dashboards")
+
+    def _apis_list_folders(self, req: Request) -> Response:
+        return self._k8s_list(req, "folders")
+
+    def _apis_get_dashboard(self, req: Request) -> Response:
+        self._require_apis()
+        name = req.params["name"]
+        with self.lock:
+            org = self._ns_org(req.params["ns"])
+            d = org.dashboards.get(name)
+            if d is None:
+                raise _k8s_error(
+                    404, "NotFound", f'dashboards.{DASHBOARD_GROUP} "{name}" not found', _dash_details(name)
+                )
+            return Response(raw=self._dash_resource_json(org, d))
+
+    def _apis_get_folder(self, req: Request) -> Response:
+        self._require_apis()
+        name = req.params["name"]
+        with self.lock:
+            org = self._ns_org(req.params["ns"])
+            f = org.folders.get(name)
+            if f is None:
+                details = {"name": name, "group": FOLDER_GROUP, "kind": "folders"}
+                raise _k8s_error(404, "NotFound", f'folders.{FOLDER_GROUP} "{name}" not found', details)
+            return json_response(self._folder_resource(org, f))
+
+    @staticmethod
+    def _resource_parts(body: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, str], dict[str, str]]:
+        """(metadata, spec, custom labels, custom annotations) of a posted resource."""
+        if not isinstance(body, dict):
+            raise _k8s_error(400, "BadRequest", "the request body must be a JSON object")
+        metadata = body.get("metadata") or {}
+        spec = body.get("spec")
+        if not isinstance(metadata, dict) or not isinstance(spec, dict):
+            raise _k8s_error(400, "BadRequest", "metadata and spec must be JSON objects")
+        labels = metadata.get("labels") or {}
+        annotations = metadata.get("annotations") or {}
+        if not isinstance(labels, dict) or not isinstance(annotations, dict):
+            raise _k8s_error(400, "BadRequest", "labels and annotations must be JSON objects")
+        title = spec.get("title")
+        if not isinstance(title, str) or not title.strip():
+            raise _k8s_error(400, "BadRequest", "spec.title: Required value: dashboard title cannot be empty")
+        custom_labels = {str(k): str(v) for k, v in labels.items() if k not in _SYSTEM_LABELS}
+        custom_annotations = {str(k): str(v) for k, v in annotations.items() if k not in _SYSTEM_ANNOTATIONS}
+        return metadata, spec, custom_labels, custom_annotations
+
+    @staticmethod
+    def _resource_folder(org: _Org, metadata: dict[str, Any]) -> str | None:
+        folder = (metadata.get("annotations") or {}).get("grafana.app/folder") or None
+        if folder is not None and (not isinstance(folder, str) or folder not in org.folders):
+            raise _k8s_error(400, "BadRequest", f"folder not found: {folder}")
+        return folder
+
+    @staticmethod
+    def _resource_message(metadata: dict[str, Any]) -> str:
+        message = (metadata.get("annotations") or {}).get("grafana.app/message")
+        return message if isinstance(message, str) else ""
+
+    def _apis_create_dashboard(self, req: Request) -> Response:
+        self._require_apis()
+        metadata, spec, labels, annotations = self._resource_parts(req.json)
+        name = metadata.get("name") or ""
+        generate = metadata.get("generateName") or ""
+        if not isinstance(name, str) or not isinstance(generate, str):
+            raise _k8s_error(400, "BadRequest", "metadata.name must be a string")
+        if len(name) > MAX_UID_LENGTH:
+            raise _k8s_error(
+                400, "BadRequest", f"metadata.name: Invalid value: {name!r}: uid too long, max 40"
+            )
+        with self.lock:
+            org = self._ns_org(req.params["ns"])
+            if not name:
+                if not generate:
+                    raise _k8s_error(400, "BadRequest", "name or generateName is required")
+                suffix_alphabet = "bcdfghjklmnpqrstvwxz2456789"
+                name = generate[: MAX_UID_LENGTH - 5] + self._gen_uid(
+                    lambda u: generate[: MAX_UID_LENGTH - 5] + u in org.dashboards, 5, suffix_alphabet
+                )
+            if name in org.dashboards:
+                raise _k8s_error(
+                    409,
+                    "AlreadyExists",
+                    f'dashboards.{DASHBOARD_GROUP} "{name}" already exists',
+                    _dash_details(name),
+                )
+            folder = self._resource_folder(org, metadata)
+            model = dict(spec)
+            model.pop("id", None)
+            d = self._new_dashboard(
+                org,
+                name,
+                model,
+                folder_uid=folder,
+                actor=req.user or "anonymous",
+                message=self._resource_message(metadata),
+                labels=labels,
+                annotations=annotations,
+            )
+            return json_response(self._dash_resource(org, d), 201)
+
+    def _apis_update_dashboard(self, req: Request) -> Response:
+        self._require_apis()
+        name = req.params["name"]
+        metadata, spec, labels, annotations = self._resource_parts(req.json)
+        body_name = metadata.get("name")
+        if body_name not in (None, "", name):
+            raise _k8s_error(
+                400,
+                "BadRequest",
+                f"the name of the object ({body_name}) does not match the name on the URL ({name})",
+            )
+        with self.lock:
+            org = self._ns_org(req.params["ns"])
+            self._concurrent_edit(org.id, name)
+            d = org.dashboards.get(name)
+            if d is None:
+                raise _k8s_error(
+                    404, "NotFound", f'dashboards.{DASHBOARD_GROUP} "{name}" not found', _dash_details(name)
+                )
+            rv = metadata.get("resourceVersion")
+            if rv not in (None, "") and str(rv) != str(d.resource_version):
+                raise _k8s_error(
+                    409,
+                    "Conflict",
+                    f'Operation cannot be fulfilled on dashboards.{DASHBOARD_GROUP} "{name}": '
+                    + CONFLICT_MESSAGE,
+                    _dash_details(name),
+                )
+            folder = self._resource_folder(org, metadata)
+            model = dict(spec)
+            model.pop("id", None)
+            self._save_dashboard(
+                org,
+                d,
+                model,
+                folder_uid=folder,
+                actor=req.user or "anonymous",
+                message=self._resource_message(metadata),
+            )
+            d.labels = labels
+            d.annotations = annotations
+            return json_response(self._dash_resource(org, d))
+
+    def _apis_delete_dashboard(self, req: Request) -> Response:
+        self._require_apis()
+        name = req.params["name"]
+        with self.lock:
+            org = self._ns_org(req.params["ns"])
+            if name not in org.dashboards:
+                raise _k8s_error(
+                    404, "NotFound", f'dashboards.{DASHBOARD_GROUP} "{name}" not found', _dash_details(name)
+                )
+            d = self._remove_dashboard(org, name)
+            return json_response(
+                {
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "metadata": {},
+                    "status": "Success",
+                    "details": _dash_details(name, d.k8s_uid),
+                }
+            )

@@ -1,0 +1,224 @@
+"""The core every part of the sandbox Grafana builds on: its state, and the changes made to it.
+
+``GrafanaCore`` declares the attributes ``GrafanaSandbox.__init__`` sets, so that each route mixin
+sees them typed; hands out ids, uids and resourceVersions; walks the folder tree; injects the
+listing faults; and creates, saves and removes dashboards and folders (callers hold ``lock``).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from sandbox.grafana.state import _ALNUM, _Dashboard, _Folder, _k8s_uid, _now, _Org, _User, _Version, slugify
+from sandbox.server import HTTPError, Response, SandboxServer, json_response
+
+
+class GrafanaCore(SandboxServer):
+    """State and state changes shared by the mixins ``GrafanaSandbox`` is made of."""
+
+    # Set by GrafanaSandbox.__init__; declared here so that every mixin sees them typed.
+    token: str | None
+    basic: tuple[str, str] | None
+    apis: bool
+    continue_ttl: float | None
+    expire_next_continue: int
+    fail_listing_after: int | None
+    truncate_listing_after: int | None
+    grafana_version: str
+    edit_before_write: dict[str, dict[str, Any]]
+    lock: threading.RLock
+    _uid_rng: random.Random
+    _rv: int
+    _next_id: int
+    _next_team_id: int
+    _users: dict[int, _User]
+    _orgs: dict[int, _Org]
+
+    # -- small helpers -----------------------------------------------------------------------------
+
+    def _next_rv(self) -> int:
+        self._rv += 1
+        return self._rv
+
+    def _new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    def _gen_uid(self, taken: Callable[[str], bool], length: int = 9, alphabet: str = _ALNUM) -> str:
+        while True:
+            uid = "".join(self._uid_rng.choice(alphabet) for _ in range(length))
+            if not taken(uid):
+                return uid
+
+    @staticmethod
+    def _folder_url(f: _Folder) -> str:
+        return f"/dashboards/f/{f.uid}/{slugify(f.title)}"
+
+    @staticmethod
+    def _dash_url(d: _Dashboard) -> str:
+        return f"/d/{d.uid}/{slugify(d.title)}"
+
+    def _ancestors(self, org: _Org, parent_uid: str | None) -> list[_Folder]:
+        """Folders from ``parent_uid`` up to the root (nearest first)."""
+        out: list[_Folder] = []
+        seen: set[str] = set()
+        while parent_uid and parent_uid in org.folders and parent_uid not in seen:
+            seen.add(parent_uid)
+            f = org.folders[parent_uid]
+            out.append(f)
+            parent_uid = f.parent_uid
+        return out
+
+    def _subtree(self, org: _Org, uid: str) -> set[str]:
+        """The folder ``uid`` and all of its descendants."""
+        children: dict[str | None, list[str]] = {}
+        for f in org.folders.values():
+            children.setdefault(f.parent_uid, []).append(f.uid)
+        out: set[str] = set()
+        stack = [uid]
+        while stack:
+            current = stack.pop()
+            if current in out:
+                continue
+            out.add(current)
+            stack.extend(children.get(current, []))
+        return out
+
+    def _check_listing_faults(self, start: int) -> None:
+        limit = self.fail_listing_after
+        if limit is not None and start >= limit:
+            raise HTTPError(500, {"message": "internal error"})
+
+    def _listing_response(self, body: Any, start: int) -> Response:
+        response = body if isinstance(body, Response) else json_response(body)
+        limit = self.truncate_listing_after
+        if limit is not None and start >= limit:
+            payload = response.payload()
+            # A connection cut mid-body, as far as the client can tell: valid length, invalid JSON.
+            response.raw = payload[: len(payload) // 2]
+        return response
+
+    def _folder_or_404(self, org: _Org, uid: str) -> _Folder:
+        f = org.folders.get(uid)
+        if f is None:
+            raise HTTPError(404, {"message": "folder not found"})
+        return f
+
+    # -- state changes (callers hold the lock) -----------------------------------------------------
+
+    def _new_dashboard(
+        self,
+        org: _Org,
+        uid: str,
+        model: dict[str, Any],
+        *,
+        folder_uid: str | None,
+        actor: str,
+        message: str = "",
+        labels: dict[str, str] | None = None,
+        annotations: dict[str, str] | None = None,
+    ) -> _Dashboard:
+        now = _now()
+        model["uid"] = uid
+        model["version"] = 1
+        if not isinstance(model.get("title"), str):
+            model["title"] = ""
+        dash_id = self._new_id()
+        d = _Dashboard(
+            uid=uid,
+            id=dash_id,
+            model=model,
+            folder_uid=folder_uid,
+            version=1,
+            created=now,
+            updated=now,
+            created_by=actor,
+            updated_by=actor,
+            resource_version=self._next_rv(),
+            generation=1,
+            k8s_uid=_k8s_uid("dashboard", org.id, uid, dash_id),
+            labels=dict(labels or {}),
+            annotations=dict(annotations or {}),
+        )
+        d.history.append(_Version(1, now, actor, message, model))
+        org.dashboards[uid] = d
+        org.index(d)
+        org.changed()
+        return d
+
+    def _save_dashboard(
+        self,
+        org: _Org,
+        d: _Dashboard,
+        model: dict[str, Any],
+        *,
+        folder_uid: str | None,
+        actor: str,
+        message: str = "",
+    ) -> None:
+        now = _now()
+        version = d.version + 1
+        model["uid"] = d.uid
+        model["version"] = version
+        if not isinstance(model.get("title"), str):
+            model["title"] = ""
+        org.unindex(d)
+        d.model = model
+        d.version = version
+        d.folder_uid = folder_uid
+        org.index(d)
+        d.updated = now
+        d.updated_by = actor
+        d.resource_version = self._next_rv()
+        d.generation += 1
+        d.history.append(_Version(version, now, actor, message, model))
+
+    def _remove_dashboard(self, org: _Org, uid: str) -> _Dashboard:
+        d = org.dashboards.pop(uid)
+        org.unindex(d)
+        org.changed()
+        self._next_rv()
+        return d
+
+    def _new_folder(self, org: _Org, uid: str, title: str, parent_uid: str | None, actor: str) -> _Folder:
+        now = _now()
+        folder_id = self._new_id()
+        f = _Folder(
+            uid=uid,
+            id=folder_id,
+            title=title,
+            parent_uid=parent_uid,
+            version=1,
+            created=now,
+            updated=now,
+            created_by=actor,
+            updated_by=actor,
+            resource_version=self._next_rv(),
+            k8s_uid=_k8s_uid("folder", org.id, uid, folder_id),
+        )
+        org.folders[uid] = f
+        org.changed()
+        return f
+
+    def _remove_folder(self, org: _Org, uid: str) -> _Folder:
+        doomed = self._subtree(org, uid)
+        folder = org.folders[uid]
+        for d in [d for d in org.dashboards.values() if d.folder_uid in doomed]:
+            org.unindex(d)
+            del org.dashboards[d.uid]
+        for folder_uid in doomed:
+            del org.folders[folder_uid]
+        org.changed()
+        self._next_rv()
+        return folder
+
+    def _same_title(
+        self, org: _Org, title: str, folder_uid: str | None, exclude: str | None
+    ) -> _Dashboard | None:
+        for uid in sorted(org.titles.get((folder_uid, title), ())):
+            if uid != exclude:
+                return org.dashboards[uid]
+        return None
