@@ -2,7 +2,8 @@
 
 State lives in memory, guarded by one re-entrant lock; both APIs act on the same dashboards. Tests
 set the state up through the Python API (``add_folder``, ``add_dashboard`` ...) and steer faults
-through plain attributes (``latency``, ``rate_429``, ``fail_listing_after``, ``expire_next_continue`` ...).
+through plain attributes (``latency``, ``rate_429``, ``fail_listing_after``, ``expire_next_continue``,
+``fail_dashboard_get``, ``hidden_from_listing`` ...).
 
 The package, by concern: ``state`` (the in-memory model), ``core`` (the state every part shares and
 the changes to it), ``access`` (auth, org selection, ACLs, users and teams), ``legacy_views`` and
@@ -77,6 +78,13 @@ class GrafanaSandbox(LegacyApi, ApisApi):
         #: uid -> changes applied just before the next write to that dashboard arrives, as if
         #: someone saved it between a client's read and its write (optimistic-concurrency tests).
         self.edit_before_write: dict[str, dict[str, Any]] = {}
+        #: Dashboard uids whose ``GET /api/dashboards/uid/<uid>`` answers 500 (the uid's permissions
+        #: and versions still answer): a dashboard that is listed but cannot be read. Empty: none.
+        self.fail_dashboard_get: set[str] = set()
+        #: Dashboard uids left out of ``/api/search`` and the ``/apis`` dashboard list, while every
+        #: read by uid still finds them: Grafana's search index lagging behind its database (tests of
+        #: the re-check before a dashboard is called deleted). Empty: every dashboard is listed.
+        self.hidden_from_listing: set[str] = set()
         self.lock = threading.RLock()
         self._uid_rng = random.Random(seed)
         self._rv = 0

@@ -227,6 +227,8 @@ class ApisApi(PythonApi):
                 offset, rv, after = position.offset, position.rv, position.last
             self._check_listing_faults(offset)
             keys = org.dashboard_keys() if kind == "dashboards" else org.folder_keys()
+            if kind == "dashboards" and self.hidden_from_listing:
+                keys = [k for k in keys if k not in self.hidden_from_listing]
             # Resume after the last name served, so writes between pages neither skip nor repeat items.
             start = bisect_right(keys, after) if after is not None else 0
             chunk = keys[start : start + limit] if limit else keys[start:]

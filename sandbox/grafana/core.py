@@ -29,6 +29,8 @@ class GrafanaCore(SandboxServer):
     truncate_listing_after: int | None
     grafana_version: str
     edit_before_write: dict[str, dict[str, Any]]
+    fail_dashboard_get: set[str]
+    hidden_from_listing: set[str]
     lock: threading.RLock
     _uid_rng: random.Random
     _rv: int

@@ -93,8 +93,9 @@ class LegacyApi(PythonApi):
                 ]
                 folders.sort(key=lambda f: (f.title, f.uid), reverse=descending)
             if kind in ("", "dash-db"):
+                hidden = self.hidden_from_listing
                 for d in org.dashboards.values():
-                    if query and query not in d.title.casefold():
+                    if d.uid in hidden or (query and query not in d.title.casefold()):
                         continue
                     if not in_folder(d.folder_uid) or (dash_filter and d.uid not in dash_filter):
                         continue
@@ -112,6 +113,8 @@ class LegacyApi(PythonApi):
         return self._listing_response(hits, start)
 
     def _get_dashboard(self, req: Request) -> Response:
+        if req.params["uid"] in self.fail_dashboard_get:
+            raise HTTPError(500, {"message": "internal error"})
         with self.lock:
             org = self._org(req)
             d = org.dashboards.get(req.params["uid"])

@@ -16,8 +16,8 @@ from backup.schedule import Scheduler, plan_jobs
 from dashvault.config import load_config
 from sandbox.generate import populate
 from storage.config import open_store
-from storage.errors import StoreError
 from storage.git import GitStore
+from tests.backup.support import assert_store_intact, dashboard_reads, wait_until
 from tests.conftest import grafana_source, write_config
 
 
@@ -90,47 +90,58 @@ def test_a_failing_run_does_not_kill_the_loop(tmp_path, grafana):
     assert scheduler.jobs[0].failures == 1 and scheduler.jobs[0].runs == 1
 
 
-def snapshots_or_none(store: GitStore) -> list | None:
-    try:
-        return store.snapshots()
-    except StoreError:  # the repository is being created by the other process right now
-        return None
-
-
 def test_sigterm_mid_run_exits_0_and_leaves_the_last_snapshot_whole(tmp_path, grafana):
-    populate(grafana, dashboards=60, depth=2, seed=2)
-    cfg = schedule_config(tmp_path, grafana.url)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dashvault", "--config", str(cfg), "--log-format", "json", "-v", "run"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ},
+    population = populate(grafana, dashboards=60, depth=2, seed=2)
+    cfg = write_config(
+        tmp_path / "dashvault.toml", [grafana_source(grafana.url, api="legacy", concurrency=2)]
     )
+    cfg.write_text(cfg.read_text() + '\n[schedule]\nevery = "1s"\n')
+    grafana.latency = 0.03  # a run of about 2 s: 2 at a time, 2 requests per dashboard
     store = GitStore(tmp_path / "backups")
-    try:
-        deadline = time.monotonic() + 60
-        while not snapshots_or_none(store) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert store.snapshots(), "the first run made no snapshot"
-        # Make the next run slow, change something so it would write, and stop it halfway.
-        grafana.latency = 0.05
-        grafana.update_dashboard(grafana.dashboards()[0], {"description": "changed before SIGTERM"})
-        time.sleep(1.8)
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    log = tmp_path / "run.log"
+    with log.open("w") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dashvault", "--config", str(cfg), "--log-format", "json", "-v", "run"],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            text=True,
+            env={**os.environ},
+        )
+        try:
+            # The run at start has read every dashboard: from now on, a change reaches the next run only.
+            wait_until(
+                lambda: len(dashboard_reads(grafana)) >= 60, "the first run's reads", proc=proc, log=log
+            )
+            changed_at = time.time()
+            for uid in population.dashboards:
+                grafana.update_dashboard(uid, {"description": "changed before SIGTERM"})
+            # The scheduled run after it is reading dashboards (16: some taken in, far from done).
+            wait_until(
+                lambda: len(dashboard_reads(grafana)) >= 60 + 16, "the second run's reads", proc=proc, log=log
+            )
+            # Runs never overlap: the first one committed before the second began.
+            before = [s.id for s in store.snapshots()]
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    err = log.read_text()
     assert proc.returncode == 0, err
+    reads = dashboard_reads(grafana)
+    # The test's own premise: the second run read nothing before the change ...
+    assert sum(1 for r in reads if r.time < changed_at) == 60, "the second run began before the change"
+    # ... and was stopped part way, before it had read every dashboard.
+    assert 60 + 16 <= len(reads) < 2 * 60
+    assert len(before) == 1
+    assert [s.id for s in store.snapshots()] == before, "the interrupted run committed a snapshot"
     events = [json.loads(line)["event"] for line in err.splitlines() if line.strip()]
-    assert "schedule.stop" in events and "schedule.stopped" in events
-    snaps = store.snapshots()
-    for snap in snaps:
-        manifest = store.manifest(snap.id)
-        for entry in manifest.entries:
-            store.load(snap.id, entry)  # every item of every snapshot reads back and verifies
-    git_status = subprocess.run(
-        ["git", "-C", str(store.path), "status", "--porcelain"], capture_output=True, text=True, check=True
-    )
-    assert git_status.stdout == ""
+    assert "schedule.stop" in events and "run.interrupted" in events and "schedule.stopped" in events
+    assert_store_intact(store)
+    # The last snapshot is the first run's, whole: none of the changes made since.
+    manifest = store.manifest(before[0])
+    dashboards = [e for e in manifest.entries if e.kind == "dashboard"]
+    assert len(dashboards) == 60
+    descriptions = {store.load(before[0], e)["dashboard"].get("description") for e in dashboards}
+    assert "changed before SIGTERM" not in descriptions

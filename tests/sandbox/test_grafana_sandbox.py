@@ -560,6 +560,36 @@ def test_truncate_listing_after(sb: GrafanaSandbox, client: httpx.Client, api: s
         json.loads(res.content)
 
 
+def test_fail_dashboard_get(sb: GrafanaSandbox, client: httpx.Client) -> None:
+    assert sb.fail_dashboard_get == set()  # by default every dashboard reads
+    broken, fine = sb.add_dashboard(board("Broken")), sb.add_dashboard(board("Fine"))
+    sb.fail_dashboard_get = {broken}
+    res = client.get(f"/api/dashboards/uid/{broken}")
+    assert res.status_code == 500 and res.json() == {"message": "internal error"}
+    assert client.get(f"/api/dashboards/uid/{fine}").status_code == 200
+    # Only the dashboard's own read fails: it is still listed, its ACL and /apis resource still read.
+    assert broken in {h["uid"] for h in client.get("/api/search", params={"type": "dash-db"}).json()}
+    assert client.get(f"/api/dashboards/uid/{broken}/permissions").status_code == 200
+    assert client.get(f"{APIS}/default/dashboards/{broken}").status_code == 200
+    sb.fail_dashboard_get = set()
+    assert client.get(f"/api/dashboards/uid/{broken}").status_code == 200
+
+
+def test_hidden_from_listing(sb: GrafanaSandbox, client: httpx.Client) -> None:
+    assert sb.hidden_from_listing == set()  # by default every dashboard is listed
+    uids = [sb.add_dashboard(board(f"B{n:02}")) for n in range(12)]
+    hidden = uids[5]
+    sb.hidden_from_listing = {hidden}
+    listed = [h["uid"] for h in page_all_search(client, "dash-db", 5)]
+    names, _ = list_all_apis(client, limit=5)
+    assert sorted(listed) == sorted(names) == sorted(u for u in uids if u != hidden)
+    # Every read by uid still finds it.
+    assert client.get(f"/api/dashboards/uid/{hidden}").status_code == 200
+    assert client.get(f"{APIS}/default/dashboards/{hidden}").status_code == 200
+    sb.hidden_from_listing = set()
+    assert hidden in [h["uid"] for h in page_all_search(client, "dash-db", 5)]
+
+
 # -- hostile uids, request log ------------------------------------------------------------------
 
 
