@@ -318,6 +318,9 @@ class SandboxServer:
         self.retry_after = retry_after
         self.rate_503 = rate_503
         self.log_bodies = log_bodies
+        #: ``(method, raw path)`` -> status: that request alone is answered with this error status
+        #: (a test's way to make one object unreadable while everything else answers). Empty by default.
+        self.fail_requests: dict[tuple[str, str], int] = {}
         self.requests: list[RequestRecord] = []
         self.router = Router()
         self._host = host
@@ -465,6 +468,9 @@ class SandboxServer:
                 return json_response({"message": "Too Many Requests"}, 429, headers), "429"
             if fault == 503:
                 return json_response({"message": "Service Unavailable"}, 503), "503"
+            injected = self.fail_requests.get((request.method, request.path))
+            if injected is not None:
+                return json_response({"message": "injected failure"}, injected), str(injected)
         try:
             user = self.authenticate(request)
             if user is None:
