@@ -215,12 +215,39 @@ def test_concurrent_edit_between_plan_and_write_is_never_clobbered(tmp_path, gra
     # Rolling back to the first snapshot is an update (live = newest snapshot) ... until someone
     # saves the dashboard between our read and our write.
     grafana.edit_before_write[uid] = {"description": "saved by someone else meanwhile"}
+    grafana.clear_requests()
     res = cli("restore", "--snapshot", first, "--key", uid, "--json")
     assert res.exit_code == 0, res.stderr
     [item] = selected(res)
     assert item["outcome"] == "conflict"
     assert "changed while restoring" in item["detail"]
     assert grafana.get_dashboard(uid)["description"] == "saved by someone else meanwhile"
+    # One write, refused as stale; re-read, the dashboard is a conflict and is left alone: no second try.
+    assert len(writes(grafana)) == 1, writes(grafana)
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_a_save_that_changed_nothing_between_plan_and_write_does_not_block_the_rollback(
+    tmp_path, grafana, api
+):
+    population = populate(grafana, dashboards=4, depth=1, seed=16, permissions=False)
+    uid = population.dashboards[0]
+    original = grafana.get_dashboard(uid)["description"]
+    cli = setup(tmp_path, grafana, api)
+    assert cli("backup").exit_code == 0
+    grafana.update_dashboard(uid, {"description": "v2"})
+    assert cli("backup").exit_code == 0
+    first = cli("snapshots", "--json").json()[1]["id"]
+    # Someone saves the dashboard unchanged (a new version, the same content as the newest snapshot):
+    # the write is refused as stale, the re-read still matches the newest snapshot, so it is an update.
+    grafana.edit_before_write[uid] = {}
+    grafana.clear_requests()
+    res = cli("restore", "--snapshot", first, "--key", uid, "--json")
+    assert res.exit_code == 0, res.stderr
+    [item] = selected(res)
+    assert item["outcome"] == "updated", item
+    assert grafana.get_dashboard(uid)["description"] == original != "v2"
+    assert len(writes(grafana)) == 2, writes(grafana)
 
 
 @pytest.mark.parametrize("api", APIS)
