@@ -2,7 +2,8 @@
 
 State lives in memory, guarded by one re-entrant lock; both APIs act on the same dashboards. Tests
 set the state up through the Python API (``add_folder``, ``add_dashboard`` ...) and steer faults
-through plain attributes (``latency``, ``rate_429``, ``fail_listing_after``, ``expire_next_continue`` ...).
+through plain attributes (``latency``, ``rate_429``, ``fail_listing_after``, ``expire_next_continue``,
+``refuse_dashboard_writes`` ...).
 
 The package, by concern: ``state`` (the in-memory model), ``core`` (the state every part shares and
 the changes to it), ``access`` (auth, org selection, ACLs, users and teams), ``legacy_views`` and
@@ -77,6 +78,10 @@ class GrafanaSandbox(LegacyApi, ApisApi):
         #: uid -> changes applied just before the next write to that dashboard arrives, as if
         #: someone saved it between a client's read and its write (optimistic-concurrency tests).
         self.edit_before_write: dict[str, dict[str, Any]] = {}
+        #: Fault knob, off when empty: uids of dashboards whose writes (legacy ``POST
+        #: /api/dashboards/db``, ``/apis`` create and update) are refused with 403, as Grafana refuses a
+        #: token without edit rights on them; everything else about the request is left alone.
+        self.refuse_dashboard_writes: set[str] = set()
         self.lock = threading.RLock()
         self._uid_rng = random.Random(seed)
         self._rv = 0

@@ -29,6 +29,7 @@ class GrafanaCore(SandboxServer):
     truncate_listing_after: int | None
     grafana_version: str
     edit_before_write: dict[str, dict[str, Any]]
+    refuse_dashboard_writes: set[str]
     lock: threading.RLock
     _uid_rng: random.Random
     _rv: int
