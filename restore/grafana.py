@@ -8,7 +8,9 @@ Writes use Grafana's own optimistic concurrency: legacy updates carry the live `
 from __future__ import annotations
 
 import secrets
-from typing import Any
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from restore.plan import Action, Live, Outcome, PlanItem, Policy, StaleWrite
 from sources.config import GrafanaSourceConfig
@@ -26,6 +28,8 @@ from storage.model import Entry, SnapshotInfo
 
 # Grafana's limit on uid length.
 MAX_UID = 40
+
+T = TypeVar("T")
 
 
 def split_key(key: str) -> tuple[int, str]:
@@ -60,8 +64,11 @@ class GrafanaTarget:
         # re-plan after a refused write reads the object itself.
         self._absent: set[tuple[str, str]] = set()
         # Users and teams looked up for ACLs: one request per login or team, not per ACL entry.
+        # Permissions are applied concurrently: a lookup in flight is waited for, not repeated.
         self._users: dict[tuple[int, str], int | None] = {}
         self._teams: dict[tuple[int, str | None, str | None], int | None] = {}
+        self._lookup_locks: dict[tuple[object, ...], threading.Lock] = {}
+        self._lookup_guard = threading.Lock()
 
     @property
     def name(self) -> str:
@@ -266,14 +273,19 @@ class GrafanaTarget:
             item.detail = "skipped entries for " + ", ".join(missing) + " (no longer exist)"
 
     def _user_id(self, org: int, login: str) -> int | None:
-        if (org, login) not in self._users:
-            self._users[(org, login)] = self.client.user_id(org, login)
-        return self._users[(org, login)]
+        return self._once(self._users, (org, login), lambda: self.client.user_id(org, login))
 
     def _team_id(self, org: int, uid: str | None, name: str | None) -> int | None:
-        if (org, uid, name) not in self._teams:
-            self._teams[(org, uid, name)] = self.client.team_id(org, uid, name)
-        return self._teams[(org, uid, name)]
+        return self._once(self._teams, (org, uid, name), lambda: self.client.team_id(org, uid, name))
+
+    def _once(self, cache: dict[Any, T], key: tuple[Any, ...], fetch: Callable[[], T]) -> T:
+        """`cache[key]`, fetched by the first thread that asks; the others wait for its answer."""
+        with self._lookup_guard:
+            lock = self._lookup_locks.setdefault((id(cache), *key), threading.Lock())
+        with lock:
+            if key not in cache:
+                cache[key] = fetch()
+            return cache[key]
 
 
 def _message(body: Any, default: str) -> str:

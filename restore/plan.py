@@ -277,6 +277,9 @@ def execute(
         except Exception as exc:  # a corrupt blob fails this item, never the whole restore
             item.outcome, item.detail = Outcome.FAILED, str(exc)
             return
+        # Whether the object was missing when planned (its permissions were planned on that): a re-plan
+        # may find one that someone else created meanwhile, not ours to give the snapshot's permissions.
+        planned_missing = item.live is None
         for attempt in range(2):
             try:
                 target.apply(item, content, plan.policy)
@@ -291,7 +294,7 @@ def execute(
                 item.outcome, item.detail = Outcome.FAILED, str(exc)
                 break
         if item.entry.kind in OBJECT_KINDS:
-            if item.outcome in (Outcome.FAILED, Outcome.CONFLICT) and item.live is None:
+            if item.outcome in (Outcome.FAILED, Outcome.CONFLICT) and planned_missing:
                 failed_objects.add(item.target_key)
             if item.new_key and item.new_key != item.target_key:
                 moved[item.target_key] = item.new_key

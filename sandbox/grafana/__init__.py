@@ -3,7 +3,7 @@
 State lives in memory, guarded by one re-entrant lock; both APIs act on the same dashboards. Tests
 set the state up through the Python API (``add_folder``, ``add_dashboard`` ...) and steer faults
 through plain attributes (``latency``, ``rate_429``, ``fail_listing_after``, ``expire_next_continue``,
-``fail_dashboard_get``, ``hidden_from_listing`` ...).
+``fail_dashboard_get``, ``hidden_from_listing``, ``refuse_dashboard_writes`` ...).
 
 The package, by concern: ``state`` (the in-memory model), ``core`` (the state every part shares and
 the changes to it), ``access`` (auth, org selection, ACLs, users and teams), ``legacy_views`` and
@@ -85,6 +85,10 @@ class GrafanaSandbox(LegacyApi, ApisApi):
         #: read by uid still finds them: Grafana's search index lagging behind its database (tests of
         #: the re-check before a dashboard is called deleted). Empty: every dashboard is listed.
         self.hidden_from_listing: set[str] = set()
+        #: Fault knob, off when empty: uids of dashboards whose writes (legacy ``POST
+        #: /api/dashboards/db``, ``/apis`` create and update) are refused with 403, as Grafana refuses a
+        #: token without edit rights on them; everything else about the request is left alone.
+        self.refuse_dashboard_writes: set[str] = set()
         self.lock = threading.RLock()
         self._uid_rng = random.Random(seed)
         self._rv = 0

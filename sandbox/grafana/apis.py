@@ -310,6 +310,11 @@ class ApisApi(PythonApi):
         message = (metadata.get("annotations") or {}).get("grafana.app/message")
         return message if isinstance(message, str) else ""
 
+    def _refuse_write(self, name: str) -> None:
+        """The ``refuse_dashboard_writes`` fault knob (off unless a test sets it)."""
+        if name in self.refuse_dashboard_writes:
+            raise _k8s_error(403, "Forbidden", f'dashboards.{DASHBOARD_GROUP} "{name}" is forbidden')
+
     def _apis_create_dashboard(self, req: Request) -> Response:
         self._require_apis()
         metadata, spec, labels, annotations = self._resource_parts(req.json)
@@ -330,6 +335,7 @@ class ApisApi(PythonApi):
                 name = generate[: MAX_UID_LENGTH - 5] + self._gen_uid(
                     lambda u: generate[: MAX_UID_LENGTH - 5] + u in org.dashboards, 5, suffix_alphabet
                 )
+            self._refuse_write(name)
             if name in org.dashboards:
                 raise _k8s_error(
                     409,
@@ -363,6 +369,7 @@ class ApisApi(PythonApi):
                 "BadRequest",
                 f"the name of the object ({body_name}) does not match the name on the URL ({name})",
             )
+        self._refuse_write(name)
         with self.lock:
             org = self._ns_org(req.params["ns"])
             self._concurrent_edit(org.id, name)

@@ -31,6 +31,7 @@ class GrafanaCore(SandboxServer):
     edit_before_write: dict[str, dict[str, Any]]
     fail_dashboard_get: set[str]
     hidden_from_listing: set[str]
+    refuse_dashboard_writes: set[str]
     lock: threading.RLock
     _uid_rng: random.Random
     _rv: int

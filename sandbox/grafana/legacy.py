@@ -144,6 +144,8 @@ class LegacyApi(PythonApi):
             raise HTTPError(400, {"message": "bad request data"})
         if uid and len(uid) > MAX_UID_LENGTH:
             raise HTTPError(400, {"message": "uid too long, max 40 characters", "status": "invalid-uid"})
+        if uid and uid in self.refuse_dashboard_writes:  # the fault knob; off unless a test sets it
+            raise HTTPError(403, {"message": "Access denied to save dashboard"})
         with self.lock:
             org = self._org(req)
             if isinstance(uid, str):

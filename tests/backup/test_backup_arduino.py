@@ -9,8 +9,6 @@ from pathlib import Path
 from sandbox.arduino import ArduinoSandbox
 from sandbox.generate import ARDUINO_SHARED_SPACE, populate, populate_arduino
 from sandbox.grafana import GrafanaSandbox
-from sources.arduino.items import dashboard_content
-from sources.arduino.models import Dashboard
 from tests.arduino_support import CLIENT_ID, CLIENT_SECRET, arduino_source
 from tests.conftest import Cli, grafana_source, write_config
 
@@ -53,7 +51,9 @@ def test_two_spaces_backed_up_then_nothing_to_add(tmp_path: Path, arduino: Ardui
     stored = json.loads((repo / "arduino-home" / "dashboards" / f"{linked}.json").read_text())
     live = arduino.get_dashboard(linked)
     assert live is not None
-    assert stored == dashboard_content(Dashboard.model_validate(live))
+    # (The exact stored form is checked against a hand-written literal in the next test.)
+    assert stored["name"] == live["name"]
+    assert len(stored["widgets"]) == len(live["widgets"])
     refs = [v for w in stored["widgets"] for v in w["variables"]]
     assert {v["id"] for v in refs} == set(population.links[linked])
     assert all(set(v) == {"id", "name", "thing_id", "thing_name"} for v in refs)
@@ -80,6 +80,81 @@ def test_two_spaces_backed_up_then_nothing_to_add(tmp_path: Path, arduino: Ardui
     changed = report["sources"]["arduino-team"]["changed"] + report["sources"]["arduino-home"]["changed"]
     assert changed == 2
     assert manifest(repo)[("arduino-team", "dashboard", edited)]["title"] == "Renamed board"
+
+
+def test_a_dashboard_is_stored_as_name_and_widgets_in_layout_order(
+    tmp_path: Path, arduino: ArduinoSandbox
+) -> None:
+    thing = arduino.add_thing("Greenhouse")
+    temperature = arduino.add_property(thing, "temperature", type="FLOAT", variable_name="temp")
+    fan = arduino.add_property(thing, "fan", type="BOOLEAN")
+    layout = {"width": 2, "height": 2}
+    mobile = {"x_mobile": 0, "y_mobile": 0, "width_mobile": 2, "height_mobile": 1}
+    # Sent bottom row first: the stored widgets are in layout order, top to bottom, left to right.
+    dashboard_id = arduino.add_dashboard(
+        "Greenhouse",
+        [
+            {"type": "chart", "name": "History", "options": {"range": "7d"}, "x": 0, "y": 2, **layout},
+            {"type": "switch", "name": "Fan", "x": 2, "y": 0, **layout, "variables": [fan]},
+            {
+                "type": "gauge",
+                "name": "Temperature",
+                "options": {"min": 0, "max": 50},
+                "x": 0,
+                "y": 0,
+                **layout,
+                **mobile,
+                "variables": [temperature],
+            },
+        ],
+    )
+    res = Cli(write_config(tmp_path / "dashvault.toml", [arduino_source(arduino.url)]))("backup")
+    assert res.exit_code == 0, res.stderr
+    stored = json.loads(
+        (tmp_path / "backups" / "arduino" / "dashboards" / f"{dashboard_id}.json").read_text()
+    )
+    # No dashboard or widget ids, no live readings, no property details beyond the reference.
+    assert stored == {
+        "name": "Greenhouse",
+        "widgets": [
+            {
+                "type": "gauge",
+                "name": "Temperature",
+                "options": {"min": 0, "max": 50},
+                "x": 0,
+                "y": 0,
+                "width": 2,
+                "height": 2,
+                "x_mobile": 0,
+                "y_mobile": 0,
+                "width_mobile": 2,
+                "height_mobile": 1,
+                "variables": [
+                    {"id": temperature, "name": "temperature", "thing_id": thing, "thing_name": "Greenhouse"}
+                ],
+            },
+            {
+                "type": "switch",
+                "name": "Fan",
+                "options": {},
+                "x": 2,
+                "y": 0,
+                "width": 2,
+                "height": 2,
+                "variables": [{"id": fan, "name": "fan", "thing_id": thing, "thing_name": "Greenhouse"}],
+            },
+            {
+                "type": "chart",
+                "name": "History",
+                "options": {"range": "7d"},
+                "x": 0,
+                "y": 2,
+                "width": 2,
+                "height": 2,
+                "variables": [],
+            },
+        ],
+    }
 
 
 def test_token_expiring_during_a_run(tmp_path: Path, arduino: ArduinoSandbox) -> None:

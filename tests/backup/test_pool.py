@@ -21,25 +21,33 @@ def test_every_result_of_every_task_is_yielded() -> None:
 
 
 def test_tasks_are_pulled_at_most_twice_the_limit_ahead() -> None:
-    pulled = 0
-    gate = threading.Event()
+    limit = 3
+    consumed = 0  # tasks whose result the consumer has received
+    ahead: list[int] = []  # at each pull: tasks pulled so far whose results were not consumed yet
+    window_full = threading.Event()
 
     def tasks() -> Iterator[Callable[[], list[int]]]:
-        nonlocal pulled
         for n in range(100):
-            pulled += 1
+            ahead.append(n + 1 - consumed)
+            if n + 1 == 2 * limit:
+                window_full.set()
 
             def blocked(n: int = n) -> list[int]:
-                gate.wait(10)
+                # The first tasks hold their workers until the pool has pulled its whole window, so
+                # that window is pulled while `limit` tasks are still running and none has finished.
+                assert window_full.wait(10), "the pool never pulled 2 x limit tasks ahead"
                 return [n]
 
             yield blocked
 
-    results = pooled(tasks(), limit=3, name="t")
-    gate.set()
-    first = next(results)
-    assert pulled <= 3 * 2 + 1
-    assert len([first, *results]) == 100
+    got = []
+    for result in pooled(tasks(), limit=limit, name="t"):
+        got.append(result)
+        consumed += 1
+    assert sorted(got) == list(range(100))
+    # The window is filled (six tasks pulled before any result), and never exceeded.
+    assert ahead[: 2 * limit] == [1, 2, 3, 4, 5, 6]
+    assert max(ahead) == 2 * limit
 
 
 def test_a_listing_that_fails_still_yields_what_was_fetched() -> None:
@@ -59,8 +67,22 @@ def test_a_listing_that_fails_still_yields_what_was_fetched() -> None:
 
 
 def test_closing_early_stops_pulling_tasks() -> None:
+    limit = 2
+    pulled = 0
     started: list[int] = []
-    results = pooled((task(n, started) for n in range(1000)), limit=2, name="t")
-    next(results)
+
+    def tasks() -> Iterator[Callable[[], list[int]]]:
+        nonlocal pulled
+        for n in range(1, 1001):
+            pulled += 1
+            yield task(n, started)
+
+    results = pooled(tasks(), limit=limit, name="t")
+    first = next(results)
+    assert pulled == 2 * limit  # the window, pulled before the first result came back
     results.close()
-    assert len(started) < 1000
+    # Nothing more is pulled once closed (the pool has shut down, its threads are done) ...
+    assert pulled == 2 * limit
+    # ... and what ran was taken from that window only.
+    assert first in started
+    assert set(started) <= set(range(1, 2 * limit + 1))

@@ -449,6 +449,27 @@ def test_apis_create_update_delete(sb: GrafanaSandbox, client: httpx.Client) -> 
     assert client.delete(f"{APIS}/default/dashboards/gdxccn").status_code == 404
 
 
+def test_refuse_dashboard_writes(sb: GrafanaSandbox, client: httpx.Client) -> None:
+    assert sb.refuse_dashboard_writes == set()  # off by default
+    sb.add_dashboard({**board("Kept"), "uid": "kept"})
+    sb.refuse_dashboard_writes.update({"kept", "new"})
+    legacy = client.post(
+        "/api/dashboards/db", json={"dashboard": {**board("Other"), "uid": "kept"}, "overwrite": True}
+    )
+    assert legacy.status_code == 403
+    created = client.post(
+        f"{APIS}/default/dashboards", json={"metadata": {"name": "new"}, "spec": board("New")}
+    )
+    assert created.status_code == 403 and created.json()["reason"] == "Forbidden"
+    live = client.get(f"{APIS}/default/dashboards/kept").json()
+    live["spec"]["title"] = "Changed"
+    assert client.put(f"{APIS}/default/dashboards/kept", json=live).status_code == 403
+    assert sb.get_dashboard("kept")["title"] == "Kept" and sb.get_dashboard("new") is None
+    # Other dashboards are written as usual.
+    other = client.post("/api/dashboards/db", json={"dashboard": {**board("Free"), "uid": "free"}})
+    assert other.status_code == 200 and sb.get_dashboard("free")["title"] == "Free"
+
+
 def test_same_model_through_both_apis(sb: GrafanaSandbox, client: httpx.Client) -> None:
     sb.add_folder("shared", "Shared")
     legacy_uid = client.post(
