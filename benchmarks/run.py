@@ -158,10 +158,12 @@ class Moto:
         return name
 
     def size(self, bucket: str) -> int:
-        total = 0
-        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-            total += sum(int(o["Size"]) for o in page.get("Contents", []))
-        return total
+        return sum(size for size, _ in self.listing(bucket).values())
+
+    def listing(self, bucket: str) -> dict[str, tuple[int, str]]:
+        """Every object of the bucket: key -> (size, ETag)."""
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+        return {o["Key"]: (int(o["Size"]), o["ETag"]) for page in pages for o in page.get("Contents", [])}
 
     def stop(self) -> None:
         self.server.stop()
@@ -169,10 +171,29 @@ class Moto:
 
 def git_size(path: Path) -> int:
     """Bytes under .git/objects (loose objects and packs)."""
-    total = 0
-    for folder, _, files in os.walk(path / ".git" / "objects"):
-        total += sum(os.path.getsize(os.path.join(folder, f)) for f in files)
-    return total
+    return sum(size for size, _ in git_listing(path).values())
+
+
+def git_listing(path: Path) -> dict[str, tuple[int, str]]:
+    """Every file under .git/objects (loose objects, packs, and any leftovers): path -> (size, "").
+    Objects are named by their hash and never rewritten, so a name and a size say what is there."""
+    objects = path / ".git" / "objects"
+    found = {}
+    for folder, _, files in os.walk(objects):
+        for f in files:
+            full = os.path.join(folder, f)
+            found[os.path.relpath(full, objects)] = (os.path.getsize(full), "")
+    return found
+
+
+def store_change(before: dict[str, tuple[int, str]], after: dict[str, tuple[int, str]]) -> str:
+    """What a run did to the store, exactly: objects added, rewritten and removed."""
+    added = len(after.keys() - before.keys())
+    removed = len(before.keys() - after.keys())
+    rewritten = sum(1 for k in after.keys() & before.keys() if after[k] != before[k])
+    if not (added or removed or rewritten):
+        return "store unchanged"
+    return f"store: {added} objects added, {rewritten} rewritten, {removed} removed"
 
 
 # -- runs ----------------------------------------------------------------------------------------
@@ -249,6 +270,7 @@ class Row:
     bound: float
     note: str = ""
     server_cpu: float = 0.0
+    store_change: str = ""
 
     @property
     def ratio(self) -> float:
@@ -298,11 +320,11 @@ class Bench:
         }
 
     def store(self, api: str, store: str, tag: str = "") -> tuple[dict[str, object], Any]:
-        """`[storage]` keys of a fresh store, and a function returning its size in bytes."""
+        """`[storage]` keys of a fresh store, and a function listing its objects with their sizes."""
         name = f"{api}-{store}{tag}"
         if store == "git":
             path = self.work / name
-            return {"path": str(path)}, lambda: git_size(path)
+            return {"path": str(path)}, lambda: git_listing(path)
         bucket = self.moto.bucket(f"bench-{name}")
         storage: dict[str, object] = {
             "backend": "s3",
@@ -312,30 +334,34 @@ class Bench:
             "access_key_id": S3_KEY_ID,
             "secret_access_key": S3_SECRET,
         }
-        return storage, lambda: self.moto.size(bucket)
+        return storage, lambda: self.moto.listing(bucket)
 
-    def measure(self, config: Path, size: Any, args: list[str], row: Row) -> tuple[Child, int]:
-        """Run a child; fills the row's wall time, requests, bytes written and peak RSS; returns the pages."""
-        before = size()
+    def measure(self, config: Path, listing: Any, args: list[str], row: Row) -> tuple[Child, int]:
+        """Run a child; fills the row's wall time, requests, bytes written, what it did to the store and
+        peak RSS; returns the pages."""
+        before = listing()
         self.sandbox.ask("requests")
         cpu = self.sandbox.ask("cpu")
         child = run_child(config, *args)
         counts = self.sandbox.ask("requests")
         row.requests = int(counts["total"])
         row.server_cpu = float(self.sandbox.ask("cpu")) - float(cpu)
-        row.wall, row.peak_rss, row.written = child.wall, child.peak_rss, size() - before
+        after = listing()
+        row.written = sum(n for n, _ in after.values()) - sum(n for n, _ in before.values())
+        row.store_change = store_change(before, after)
+        row.wall, row.peak_rss = child.wall, child.peak_rss
         if child.code != 0:
             raise RuntimeError(f"{' '.join(args)} exited {child.code}: {child.stderr.strip()[-2000:]}")
         self.rows.append(row)
         print(f"  {row.api:6} {row.store:3} {row.run:28} {row.wall:7.2f} s", file=sys.stderr, flush=True)
         return child, int(counts["pages"])
 
-    def backup(self, api: str, store: str, config: Path, size: Any, run: str, concurrency: int) -> Child:
+    def backup(self, api: str, store: str, config: Path, listing: Any, run: str, concurrency: int) -> Child:
         row = Row(api, store, run, 0, 0, 0, 0, 0)
-        child, pages = self.measure(config, size, ["backup", "--json"], row)
+        child, pages = self.measure(config, listing, ["backup", "--json"], row)
         row.bound = self.bound(api, concurrency, pages)
         report = json.loads(child.stdout)
-        notes = [f"{pages} list pages"]
+        notes = [row.store_change, f"{pages} list pages"]
         if api == "apis":
             with_acls = self.acl_bound(concurrency, pages)
             notes.append(f"with the ACL GETs: bound {with_acls:.2f} s, ratio {row.wall / with_acls:.2f}")
@@ -345,21 +371,21 @@ class Bench:
         return child
 
     def backups(self, api: str, store: str) -> Path:
-        storage, size = self.store(api, store)
+        storage, listing = self.store(api, store)
         config = write_config(self.work / f"{api}-{store}.toml", storage, self.source(api, self.concurrency))
-        self.backup(api, store, config, size, "full backup", self.concurrency)
-        self.backup(api, store, config, size, "no-change backup", self.concurrency)
+        self.backup(api, store, config, listing, "full backup", self.concurrency)
+        self.backup(api, store, config, listing, "no-change backup", self.concurrency)
         return config
 
     def serial(self, api: str) -> None:
-        storage, size = self.store(api, "git", "-serial")
+        storage, listing = self.store(api, "git", "-serial")
         config = write_config(self.work / f"{api}-serial.toml", storage, self.source(api, 1))
-        self.backup(api, "git", config, size, "full backup, concurrency 1", 1)
+        self.backup(api, "git", config, listing, "full backup, concurrency 1", 1)
 
     def restore(self, api: str, config: Path, store: str) -> None:
         self.sandbox.ask("wipe")
         row = Row(api, store, "restore all (after a wipe)", 0, 0, 0, 0, 0)
-        child, pages = self.measure(config, lambda: 0, ["restore", "--json"], row)
+        child, pages = self.measure(config, dict, ["restore", "--json"], row)
         # Writes after a wipe: folders level by level, then dashboards, then the ACLs of both.
         c = self.concurrency
         rounds = sum(math.ceil(n / c) for n in self.sandbox.levels)
@@ -494,7 +520,8 @@ def print_rows(bench: Bench, args: argparse.Namespace, corpus: bool) -> None:
         "still needs (Grafana has no bulk ACL read): with them, max(pages, (N + 2·F + pages) / c)·L "
         "(in the notes); restore = (pages + Σ over stages ⌈writes / c⌉)·L, stages being folders level "
         "by level, then dashboards, then ACLs. ratio = wall / bound. wall is the child process's, "
-        "start-up included (about 1 s). written = growth of .git/objects or of the bucket. server CPU = "
+        "start-up included (about 1 s). written = growth of .git/objects or of the bucket; the notes say "
+        "exactly how many of their objects (files, or keys) a backup added, rewrote or removed. server CPU = "
         "the sandbox process's CPU time during the run."
     )
 

@@ -1,8 +1,10 @@
 """Checking a store: every manifest readable, every content it references present (and intact).
 
-Works on any `Store` through `manifest` and `load`: each distinct (item, hash) is loaded once. Stores
-that keep content-addressed blobs (S3) offer a faster path: one listing tells which blobs exist, so
-without `read_data` nothing is downloaded; with it, each distinct blob is downloaded and hashed once,
+Works on any `Store` through `manifest` and `load`: each distinct (item, hash) is loaded once; on
+stores where each snapshot holds its own copy (git: a blob in the commit's tree), each distinct copy,
+so that one snapshot's intact copy cannot hide another's damaged one. Stores that keep
+content-addressed blobs (S3) offer a faster path: one listing tells which blobs exist, so without
+`read_data` nothing is downloaded; with it, each distinct blob is downloaded and hashed once,
 concurrently. Problems name the blob and every snapshot and item that references it.
 """
 
@@ -17,7 +19,15 @@ from storage.errors import CorruptDataError, DashvaultError, NotFoundError
 from storage.model import Entry, Manifest
 from storage.store import Store
 
-__all__ = ["BlobStore", "ManifestProblem", "Problem", "Reference", "VerifyReport", "verify_store"]
+__all__ = [
+    "BlobStore",
+    "CopyStore",
+    "ManifestProblem",
+    "Problem",
+    "Reference",
+    "VerifyReport",
+    "verify_store",
+]
 
 
 @runtime_checkable
@@ -38,6 +48,16 @@ class BlobStore(Protocol):
 
     def read_blob(self, digest: str) -> bytes:
         """The blob's content, verified against its hash (CorruptDataError otherwise)."""
+        ...
+
+
+@runtime_checkable
+class CopyStore(Protocol):
+    """A store whose snapshots each hold their own copy of an item's content (the git store): two
+    snapshots with the same manifest hash for an item need not hold the same stored object."""
+
+    def stored_ids(self, snapshot_id: str, manifest: Manifest) -> dict[tuple[str, str, str], str]:
+        """Entry ident -> the id of the object this snapshot stores for it (absent: none found)."""
         ...
 
 
@@ -94,7 +114,7 @@ class VerifyReport:
 T = TypeVar("T")
 U = TypeVar("U")
 
-# Content identity: the hash alone for blob stores, (source, kind, key, hash) otherwise.
+# Content identity: the hash alone for blob stores, (source, kind, key, hash, stored copy) otherwise.
 _Ident = tuple[str, ...]
 
 
@@ -136,15 +156,20 @@ def verify_store(store: Store, *, read_data: bool = False, workers: int = 8) -> 
     report.snapshots = len(ids)
     report.read_data = read_data or not blobs  # other stores can only check a content by reading it
 
-    def ident(e: Entry) -> _Ident:
-        return (e.hash,) if blobs else (e.source, e.kind, e.key, e.hash)
+    def idents(snapshot_id: str, manifest: Manifest) -> Iterator[tuple[_Ident, Entry]]:
+        if blobs:
+            yield from (((e.hash,), e) for e in manifest.entries)
+            return
+        stored = store.stored_ids(snapshot_id, manifest) if isinstance(store, CopyStore) else {}
+        for e in manifest.entries:
+            yield (e.source, e.kind, e.key, e.hash, stored.get(e.ident, "")), e
 
     # Pass 1: one representative use of each distinct content (memory grows with contents, not uses).
     first_use: dict[_Ident, tuple[str, Entry]] = {}
     for snapshot_id, manifest in _manifests(store, ids, report, workers):
         report.references += len(manifest.entries)
-        for e in manifest.entries:
-            first_use.setdefault(ident(e), (snapshot_id, e))
+        for k, e in idents(snapshot_id, manifest):
+            first_use.setdefault(k, (snapshot_id, e))
     report.contents = len(first_use)
 
     bad: dict[_Ident, Problem] = {}
@@ -181,8 +206,8 @@ def verify_store(store: Store, *, read_data: bool = False, workers: int = 8) -> 
     if bad:
         # Pass 2: name every snapshot and item that uses a bad content.
         for snapshot_id, manifest in _manifests(store, ids, report, workers):
-            for e in manifest.entries:
-                if (problem := bad.get(ident(e))) is not None:
+            for k, e in idents(snapshot_id, manifest):
+                if (problem := bad.get(k)) is not None:
                     problem.references.append(Reference(snapshot_id, e.source, e.kind, e.key, e.title))
         report.problems = sorted(bad.values(), key=lambda p: (p.problem, p.location))
     return report

@@ -162,6 +162,24 @@ class GitStore:
             raise CorruptDataError(f"{where} does not match its recorded hash {entry.hash[:16]}")
         return content
 
+    def stored_ids(self, snapshot_id: str, manifest: Manifest) -> dict[tuple[str, str, str], str]:
+        """The git blob each entry's file is in this snapshot's tree (absent: no such file, or the
+        tree cannot be read), so that verify reads every distinct stored copy of an item."""
+        try:
+            raw = str(self.repo.git.ls_tree("-r", "-z", "--full-tree", snapshot_id))
+        except git.GitCommandError:
+            return {}
+        blobs = {}
+        for record in raw.split("\0"):
+            head, sep, path = record.partition("\t")
+            if sep:
+                blobs[path] = head.rsplit(" ", 1)[-1]  # "<mode> blob <sha>"
+        found = {}
+        for e in manifest.entries:
+            if (sha := blobs.get(key_path(e.source, e.kind, e.key))) is not None:
+                found[e.ident] = sha
+        return found
+
     def history(self, source: str, kind: str, key: str) -> Iterator[tuple[SnapshotInfo, Entry | None]]:
         if self._head() is None:
             return

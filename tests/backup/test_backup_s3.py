@@ -23,10 +23,10 @@ def s3_cli(tmp_path: Path, grafana: GrafanaSandbox, s3: S3Target, **source: obje
     return Cli(config)
 
 
-def objects(s3: S3Target, sub: str) -> dict[str, tuple[str, object]]:
-    """Key -> (etag, last modified) of every object under `dashvault/<sub>`."""
+def objects(s3: S3Target, sub: str) -> dict[str, tuple[str, int, object]]:
+    """Key -> (etag, size, last modified) of every object under `dashvault/<sub>`."""
     pages = s3.client().get_paginator("list_objects_v2").paginate(Bucket=s3.bucket, Prefix=f"dashvault/{sub}")
-    return {o["Key"]: (o["ETag"], o["LastModified"]) for p in pages for o in p.get("Contents", [])}
+    return {o["Key"]: (o["ETag"], o["Size"], o["LastModified"]) for p in pages for o in p.get("Contents", [])}
 
 
 @pytest.fixture
@@ -77,11 +77,12 @@ def test_backup_change_no_change_log_diff_show(tmp_path, grafana, s3, populated)
 
     # No change: nothing uploaded, no manifest written, the run still reported.
     grafana.update_dashboard(edited[1], {})  # a save that changes nothing but the version
-    blobs, manifests = objects(s3, "blobs/"), objects(s3, "snapshots/")
+    everything = objects(s3, "")  # config.json and dictionaries/ too, not only blobs and manifests
+    assert any(k.startswith("dashvault/blobs/") for k in everything) and "dashvault/config.json" in everything
     res = cli("backup")
     assert res.exit_code == 0, res.stderr
     assert "no changes" in res.stdout
-    assert objects(s3, "blobs/") == blobs and objects(s3, "snapshots/") == manifests
+    assert objects(s3, "") == everything
     assert [s["id"] for s in cli("snapshots", "--json").json()] == [second, first]
     assert objects(s3, "lock") == {}
 

@@ -45,10 +45,22 @@ def test_every_run_has_a_row(quick: str) -> None:
 
 
 def test_no_change_runs_write_nothing(quick: str) -> None:
-    for line in quick.splitlines():
-        if "| no-change backup |" in line:
-            written = line.strip("|").split("|")[5].strip()
-            assert written == "0.0", line
+    """Exactly nothing: every file under .git/objects and every key of the bucket, with its size (and
+    ETag), is the same after a no-change run; a 0.0 in the MB column would let 50 KB through."""
+    rows = [
+        [c.strip() for c in line.strip("|").split("|")]
+        for line in quick.splitlines()
+        if line.startswith("| ")
+    ]
+    no_change = [r for r in rows if len(r) == 11 and r[2] == "no-change backup"]
+    full = [r for r in rows if len(r) == 11 and r[2] == "full backup"]
+    assert len(no_change) == 4 and len(full) == 4  # legacy and apis, git and s3
+    for row in no_change:
+        assert row[5] == "0.0", row
+        assert row[10].split("; ")[0] == "store unchanged", row
+    for row in full:  # the same measure sees what a run that changes everything writes
+        added = re.fullmatch(r"store: (\d+) objects added, 0 rewritten, 0 removed", row[10].split("; ")[0])
+        assert added is not None and int(added.group(1)) > 0, row
 
 
 @pytest.mark.skipif(not CORPUS.is_dir(), reason=f"the shared dashboard corpus is not present at {CORPUS}")

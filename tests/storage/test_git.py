@@ -35,11 +35,20 @@ def test_snapshot_files_manifest_and_commit_message(tmp_path):
     assert listed.id == info.id and listed.time == T0 and listed.sources["g"].added == 2
 
 
+def objects(path):
+    """`git count-objects -v` and every file under .git/objects with its size: exactly what is stored."""
+    root = path / ".git" / "objects"
+    files = {str(p.relative_to(root)): p.stat().st_size for p in root.rglob("*") if p.is_file()}
+    return git(path, "count-objects", "-v"), files
+
+
 def test_no_change_makes_no_commit(tmp_path):
     store = GitStore(tmp_path / "repo")
     first = snapshot(store, [item("a")], time=T0)
+    before = objects(store.path)
     assert snapshot(store, [item("a")], time=T0 + timedelta(hours=1)) is None
     assert [s.id for s in store.snapshots()] == [first.id]
+    assert objects(store.path) == before  # not one object, loose, packed or left over
 
 
 def test_change_and_delete_write_only_what_changed(tmp_path):
