@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 from sandbox.grafana import GrafanaSandbox
 from sandbox.server import RequestRecord
@@ -55,3 +58,14 @@ def assert_store_intact(store: GitStore) -> None:
         ["git", "-C", str(store.path), "status", "--porcelain"], capture_output=True, text=True, check=True
     )
     assert status.stdout == ""
+
+
+def start_run(config: Path, stderr: IO[str]) -> subprocess.Popen[str]:
+    """`dashvault run` in a child process, JSON logs (at info) to `stderr`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "dashvault", "--config", str(config), "--log-format", "json", "-v", "run"],
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        text=True,
+        env={**os.environ},
+    )

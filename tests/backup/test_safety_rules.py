@@ -9,10 +9,8 @@ missed is asked for by uid before it is called deleted.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -21,7 +19,7 @@ import pytest
 from sandbox.generate import populate
 from sandbox.grafana import DASHBOARD_API, GrafanaSandbox
 from storage.git import GitStore
-from tests.backup.support import assert_store_intact, dashboard_reads, latest_entries, wait_until
+from tests.backup.support import assert_store_intact, dashboard_reads, latest_entries, start_run, wait_until
 from tests.conftest import TOKEN, Cli, grafana_source, run_dashvault, write_config
 
 
@@ -219,13 +217,7 @@ def test_sigterm_during_a_run_commits_no_partial_snapshot(tmp_path: Path, grafan
     grafana.clear_requests()
     log = tmp_path / "run.log"
     with log.open("w") as stderr:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "dashvault", "--config", str(cfg), "--log-format", "json", "-v", "run"],
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            text=True,
-            env={**os.environ},
-        )
+        proc = start_run(cfg, stderr)
         try:
             # 16 dashboards read, 2 at a time with at most 8 tasks ahead of the run: it has taken
             # some of them in, and is still far from done.

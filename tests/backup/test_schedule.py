@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 
@@ -17,7 +14,7 @@ from dashvault.config import load_config
 from sandbox.generate import populate
 from storage.config import open_store
 from storage.git import GitStore
-from tests.backup.support import assert_store_intact, dashboard_reads, wait_until
+from tests.backup.support import assert_store_intact, dashboard_reads, start_run, wait_until
 from tests.conftest import grafana_source, write_config
 
 
@@ -100,13 +97,7 @@ def test_sigterm_mid_run_exits_0_and_leaves_the_last_snapshot_whole(tmp_path, gr
     store = GitStore(tmp_path / "backups")
     log = tmp_path / "run.log"
     with log.open("w") as stderr:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "dashvault", "--config", str(cfg), "--log-format", "json", "-v", "run"],
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            text=True,
-            env={**os.environ},
-        )
+        proc = start_run(cfg, stderr)
         try:
             # The run at start has read every dashboard: from now on, a change reaches the next run only.
             wait_until(
