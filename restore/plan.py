@@ -286,6 +286,9 @@ def execute(
                 break
             except StaleWrite as exc:
                 replan(item, target, newest.get((item.entry.kind, item.target_key)))
+                if item.action is Action.SKIP:  # now identical, or a parent someone else created
+                    item.outcome, item.detail = Outcome.SKIPPED, f"{item.reason} (changed while restoring)"
+                    break
                 if attempt == 1 or (item.action is Action.CONFLICT and plan.policy is Policy.SKIP):
                     item.outcome = Outcome.CONFLICT
                     item.detail = f"changed while restoring ({exc.detail}); kept the live version"

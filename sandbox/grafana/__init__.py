@@ -78,6 +78,9 @@ class GrafanaSandbox(LegacyApi, ApisApi):
         #: uid -> changes applied just before the next write to that dashboard arrives, as if
         #: someone saved it between a client's read and its write (optimistic-concurrency tests).
         self.edit_before_write: dict[str, dict[str, Any]] = {}
+        #: folder uid -> title of a folder someone else creates (at the root) just before the next
+        #: create of that uid arrives: the create then meets Grafana's 409 for an existing uid.
+        self.folder_created_before_write: dict[str, str] = {}
         #: Dashboard uids whose ``GET /api/dashboards/uid/<uid>`` answers 500 (the uid's permissions
         #: and versions still answer): a dashboard that is listed but cannot be read. Empty: none.
         self.fail_dashboard_get: set[str] = set()

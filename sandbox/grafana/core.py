@@ -29,6 +29,7 @@ class GrafanaCore(SandboxServer):
     truncate_listing_after: int | None
     grafana_version: str
     edit_before_write: dict[str, dict[str, Any]]
+    folder_created_before_write: dict[str, str]
     fail_dashboard_get: set[str]
     hidden_from_listing: set[str]
     refuse_dashboard_writes: set[str]

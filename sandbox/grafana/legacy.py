@@ -296,6 +296,8 @@ class LegacyApi(PythonApi):
             org = self._org(req)
             if parent is not None and parent not in org.folders:
                 raise HTTPError(404, {"message": "parent folder not found"})
+            if uid is not None:
+                self._concurrent_folder_create(org.id, uid)
             if uid is not None and uid in org.folders:
                 raise HTTPError(409, {"message": "a folder with the same uid already exists"})
             new_uid = uid or self._gen_uid(

@@ -205,3 +205,8 @@ class PythonApi(AccessControl, LegacyViews):
         changes = self.edit_before_write.pop(uid, None)
         if changes is not None and uid in self._org_by_id(org).dashboards:
             self.update_dashboard(uid, changes, org=org)
+
+    def _concurrent_folder_create(self, org: int, uid: str) -> None:
+        title = self.folder_created_before_write.pop(uid, None)
+        if title is not None and uid not in self._org_by_id(org).folders:
+            self.add_folder(uid, title, org=org)

@@ -124,6 +124,26 @@ def test_a_dashboard_whose_folders_are_gone_gets_them_back_first(tmp_path, grafa
     assert all(i["dependency"] for i in created)
 
 
+def test_a_parent_folder_created_by_someone_else_meanwhile_is_used_never_changed(tmp_path, grafana):
+    population = populate(grafana, dashboards=6, depth=1, seed=13, permissions=False)
+    uid = next(u for u in population.dashboards if population.dashboard_folders.get(u))
+    parent = population.dashboard_folders[uid]
+    cli = setup(tmp_path, grafana, "legacy")
+    assert cli("backup").exit_code == 0
+    grafana.delete_folder(parent)
+    # Missing when planned, created by a colleague before our create arrives: Grafana answers 409,
+    # the re-read finds a folder restore did not select, and "created if missing, never changed"
+    # holds even under --on-conflict overwrite.
+    grafana.folder_created_before_write[parent] = "Recreated by a colleague"
+    res = cli("restore", "--key", uid, "--on-conflict", "overwrite", "--json")
+    assert res.exit_code == 0, res.stderr
+    [folder] = [i for i in res.json()["plans"][0]["items"] if i["kind"] == "folder"]
+    assert folder["dependency"] and folder["outcome"] == "skipped", folder
+    live = httpx.get(f"{grafana.url}/api/folders/{parent}", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert live.json()["title"] == "Recreated by a colleague"
+    assert grafana.dashboard_folder(uid) == parent
+
+
 def _chain(population: Population, folder: str | None) -> list[str]:
     chain = []
     while folder:
