@@ -2,13 +2,14 @@
 
 Sources run concurrently and in isolation: one that fails does not stop the others. A source that
 did not list completely records no deletions (DESIGN.md section 5), and a run that would delete more
-than `max_delete_fraction` of a source's dashboards records none unless told to.
+than `max_delete_fraction` of a source's items of any one kind records none unless told to.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -192,12 +193,12 @@ class BackupRun:
         if not status.complete:
             entries.extend(vanished)
         elif vanished:
-            gone = sum(1 for e in vanished if e.kind == "dashboard")
-            had = sum(1 for e in previous.values() if e.kind == "dashboard")
-            if had and gone / had > self.max_delete_fraction and not self.allow_mass_delete:
+            guarded = self._mass_deletion(vanished, previous.values())
+            if guarded is not None and not self.allow_mass_delete:
+                kind, gone, had = guarded
                 status.complete = False
                 status.error = (
-                    f"{name}: {gone} of {had} dashboards vanished (more than max_delete_fraction "
+                    f"{name}: {gone} of {had} {kind} items vanished (more than max_delete_fraction "
                     f"{self.max_delete_fraction}); deletions not recorded, rerun with --allow-mass-delete "
                     "if this is intended"
                 )
@@ -216,3 +217,15 @@ class BackupRun:
         status.deleted = len(report.changes.deleted)
         status.failed = len(report.failures)
         return report, entries
+
+    def _mass_deletion(self, vanished: list[Entry], previous: Iterable[Entry]) -> tuple[str, int, int] | None:
+        """The first kind of which more than `max_delete_fraction` vanished: (kind, gone, had).
+
+        Every kind counts: a vanished folder tree or every ACL gone is as suspect as the dashboards.
+        """
+        had = Counter(e.kind for e in previous)
+        gone = Counter(e.kind for e in vanished)
+        for kind in sorted(gone):
+            if gone[kind] / had[kind] > self.max_delete_fraction:
+                return kind, gone[kind], had[kind]
+        return None

@@ -203,7 +203,7 @@ def test_mass_deletion_is_guarded(tmp_path, grafana):
         grafana.delete_dashboard(uid)
     res = cli("backup")
     assert res.exit_code == 1
-    assert "15 of 20 dashboards vanished" in res.stderr and "--allow-mass-delete" in res.stderr
+    assert "15 of 20 dashboard items vanished" in res.stderr and "--allow-mass-delete" in res.stderr
     dashboards = [k for (kind, k) in latest_hashes(tmp_path / "backups") if kind == "dashboard"]
     assert len(dashboards) == 20
 

@@ -186,13 +186,36 @@ def test_deleting_one_more_than_max_delete_fraction_is_held_back(
         grafana.delete_dashboard(uid)
     res = cli("backup")
     assert res.exit_code == 1, res.stdout + res.stderr
-    assert f"{at_limit + 1} of 10 dashboards vanished" in res.stderr and "--allow-mass-delete" in res.stderr
+    assert f"{at_limit + 1} of 10 dashboard items vanished" in res.stderr
+    assert "--allow-mass-delete" in res.stderr
     assert dashboard_keys(store) == {f"1/{u}" for u in population.dashboards}
 
     res = cli("backup", "--allow-mass-delete")
     assert res.exit_code == 0, res.stdout + res.stderr
     assert dashboard_keys(store) == {f"1/{u}" for u in population.dashboards[at_limit + 1 :]}
     assert last_status(cli)["deleted"] == at_limit + 1
+
+
+def test_a_vanished_folder_tree_is_held_back_though_no_dashboard_vanished(
+    tmp_path: Path, grafana: GrafanaSandbox
+) -> None:
+    populate(grafana, dashboards=10, depth=0, seed=2, permissions=False)
+    grafana.add_folder("ops", "Ops")
+    grafana.add_folder("ops-db", "Databases", parent_uid="ops")
+    grafana.add_folder("ops-net", "Network", parent_uid="ops")
+    grafana.add_folder("dev", "Dev")
+    cli = Cli(guarded_config(tmp_path, grafana.url, None))
+    assert cli("backup").exit_code == 0
+    store = GitStore(tmp_path / "backups")
+    folders = {key for kind, key in latest_entries(store) if kind == "folder"}
+    assert folders == {"1/ops", "1/ops-db", "1/ops-net", "1/dev"}
+
+    grafana.delete_folder("ops")  # three of four folders, not one dashboard
+    res = cli("backup")
+    assert res.exit_code == 1, res.stdout + res.stderr
+    assert "3 of 4 folder items vanished" in res.stderr and "--allow-mass-delete" in res.stderr
+    assert {key for kind, key in latest_entries(store) if kind == "folder"} == folders
+    assert last_status(cli)["deleted"] == 0
 
 
 # -- SIGTERM: the run in progress commits nothing, the last snapshot stays whole ------------------
