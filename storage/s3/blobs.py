@@ -68,7 +68,11 @@ class _Blobs(_Config):
         listed = self._read_config().get("dictionaries")
         recorded = {d.get("id"): d.get("sha256") for d in listed or [] if isinstance(d, dict)}
         expected = recorded.get(f"{dict_id:08x}")
-        if expected and sha256_hex(obj.body) != expected:
+        if not expected:  # every dictionary the store trained is recorded with its sha256
+            raise CorruptDataError(
+                f"{self.describe()}: dictionary {key} is not recorded in {self._config_key}"
+            )
+        if sha256_hex(obj.body) != expected:
             raise CorruptDataError(f"{self.describe()}: dictionary {key} does not match its hash")
         dictionary = zstandard.ZstdCompressionDict(obj.body)
         if dictionary.dict_id() != dict_id:

@@ -180,6 +180,51 @@ def test_a_blob_holding_another_items_content_is_refused(tmp_path, grafana, s3, 
     assert [(r["snapshot"], r["key"]) for r in problem["references"]] == [(snap["id"], f"1/{victim}")]
 
 
+def _dictionary_blob(
+    cli: Cli, s3: S3Target, grafana: GrafanaSandbox, populated: Population
+) -> tuple[str, str]:
+    """Two backups; (uid of a dashboard whose newest blob needs the store's dictionary, its key)."""
+    assert cli("backup").exit_code == 0
+    edited = populated.dashboards[6]
+    grafana.update_dashboard(edited, {"description": "second run"})  # compressed with the new dictionary
+    assert cli("backup").exit_code == 0
+    digest = cli("log", f"1/{edited}", "--json").json()[0]["hash"]
+    dict_id = zstandard.get_frame_parameters(get(s3, f"dashvault/blobs/{digest[:2]}/{digest}")).dict_id
+    assert dict_id, "the second run's blobs should use the trained dictionary"
+    return edited, f"dashvault/dictionaries/{dict_id:08x}"
+
+
+@pytest.mark.parametrize("damage", ["substituted", "missing", "unrecorded"])
+def test_a_damaged_dictionary_fails_only_the_blobs_that_need_it(tmp_path, grafana, s3, populated, damage):
+    """A dictionary is checked against the sha256 config.json records before any frame uses it."""
+    cli = s3_cli(tmp_path, grafana, s3)
+    edited, dict_key = _dictionary_blob(cli, s3, grafana, populated)
+    if damage == "substituted":
+        # Another dictionary under the same name: zstd would decompress with it, to the wrong bytes.
+        body = bytearray(get(s3, dict_key))
+        body[len(body) // 2] ^= 0xFF
+        put(s3, dict_key, bytes(body))
+        expected = f"dictionary {dict_key} does not match its hash"
+    elif damage == "missing":
+        s3.client().delete_object(Bucket=s3.bucket, Key=dict_key)
+        expected = f"needs dictionary {dict_key}, which is missing"
+    else:
+        config = json.loads(get(s3, "dashvault/config.json"))
+        config["dictionaries"] = []
+        put(s3, "dashvault/config.json", json.dumps(config).encode())
+        expected = f"dictionary {dict_key} is not recorded in dashvault/config.json"
+
+    shown = cli("show", "latest", f"1/{edited}")
+    assert shown.exit_code == 3 and shown.stdout == ""
+    [line] = shown.stderr.strip().splitlines()
+    assert line.startswith("error: ") and expected in line, line
+    # A blob stored before the dictionary existed does not need it and stays readable.
+    steady = populated.dashboards[5]
+    shown = cli("show", "latest", f"1/{steady}")
+    assert shown.exit_code == 0, shown.stderr
+    assert json.loads(shown.stdout)["dashboard"] == model(grafana, steady)
+
+
 # -- git: objects rewritten or lost behind dashvault's back ----------------------------------------
 
 
