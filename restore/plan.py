@@ -228,9 +228,10 @@ def replan(item: PlanItem, target: Target, newest: Entry | None) -> None:
 class StaleWrite(Exception):
     """Raised by a target when the live object changed between plan and write (412 / 409)."""
 
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
+    @property
+    def detail(self) -> str:
+        """The server's reason, as the target read it."""
+        return str(self)
 
 
 def _stages(items: list[PlanItem], depth: Callable[[Entry], int]) -> list[list[PlanItem]]:

@@ -28,6 +28,7 @@ class _ArduinoBase(SandboxServer):
     client_secret: str
     token_lifetime: float
     reject_tokens: bool
+    hidden_from_listing: set[str]
     lock: threading.RLock
     _id_rng: random.Random
     _value_rng: random.Random

@@ -26,7 +26,8 @@ class _DashboardRoutes(_ArduinoBase):
             found = [
                 self._dash_json(space, d)
                 for d in space.dashboards.values()
-                if (not name or name in d.name.lower())
+                if d.id not in self.hidden_from_listing
+                and (not name or name in d.name.lower())
                 and (user is None or user == d.created_by or user in d.shares)
             ]
         return json_response(found)

@@ -53,6 +53,9 @@ class ArduinoSandbox(_TokenEndpoint, _DashboardRoutes, _PythonAPI):
         self.token_lifetime = token_lifetime
         #: When true every API call is answered 401, whatever the token (the token endpoint still works).
         self.reject_tokens = False
+        #: Dashboard ids left out of ``GET /iot/v2/dashboards`` while reads by id still find them: a
+        #: listing that lags behind the cloud's store (tests of the re-check before a deletion).
+        self.hidden_from_listing: set[str] = set()
         self.lock = threading.RLock()
         self._id_rng = random.Random(seed)
         self._value_rng = random.Random(seed)

@@ -47,3 +47,26 @@ def test_unreadable_dashboard_and_shares_keep_their_last_entries(tmp_path: Path,
     assert after[("dashboard", no_shares)]["title"] == "Greenhouse, renamed"
     assert after[("dashboard", edited)]["title"] == "Cellar, renamed"
     assert after[("dashboard", no_shares)]["hash"] != before[("dashboard", no_shares)]["hash"]
+
+
+def test_a_live_dashboard_missing_from_the_listing_is_asked_for_by_id_not_deleted(
+    tmp_path: Path, arduino: ArduinoSandbox
+):
+    ids = populate_arduino(arduino, dashboards=5, spaces=("",), seed=12).dashboards[""]
+    hidden, gone = ids[0], ids[1]
+    cli = Cli(write_config(tmp_path / "dashvault.toml", [arduino_source(arduino.url)]))
+    assert cli("backup").exit_code == 0
+    before = entries(tmp_path / "backups")
+
+    arduino.hidden_from_listing.add(hidden)
+    arduino.update_dashboard(hidden, {"name": "Renamed while unlisted"})
+    arduino.delete_dashboard(gone)
+    res = cli("backup", "--json")
+
+    assert res.exit_code == 0, res.stderr
+    source = res.json()["sources"]["arduino"]
+    assert (source["deleted"], source["changed"], source["failed"]) == (2, 1, 0)  # gone: dashboard, shares
+    after = entries(tmp_path / "backups")
+    assert set(after) == set(before) - {("dashboard", gone), ("shares", gone)}
+    assert after[("dashboard", hidden)]["title"] == "Renamed while unlisted"
+    assert after[("shares", hidden)]["hash"] == before[("shares", hidden)]["hash"]

@@ -240,7 +240,9 @@ def test_concurrent_edit_between_plan_and_write_is_never_clobbered(tmp_path, gra
     assert res.exit_code == 0, res.stderr
     [item] = selected(res)
     assert item["outcome"] == "conflict"
-    assert "changed while restoring" in item["detail"]
+    # The detail carries Grafana's own reason for the refusal (legacy: 412, /apis: 409 Conflict).
+    reason = "changed by someone else" if api == "legacy" else "the object has been modified"
+    assert item["detail"].startswith("changed while restoring (") and reason in item["detail"], item
     assert grafana.get_dashboard(uid)["description"] == "saved by someone else meanwhile"
     # One write, refused as stale; re-read, the dashboard is a conflict and is left alone: no second try.
     assert len(writes(grafana)) == 1, writes(grafana)
