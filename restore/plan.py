@@ -215,7 +215,7 @@ def build_plan(
     return RestorePlan(snapshot=snapshot, target=target.name, policy=policy, items=items)
 
 
-def replan(item: PlanItem, target: Target, newest: Entry | None) -> None:
+def replan(item: PlanItem, target: Target, newest: Entry | None) -> Action:
     """Re-read one item after the target refused a write as stale (412/409) and classify it again."""
     item.live = target.live(item.entry, item.target_key)
     item.action, item.reason = classify(item.entry, item.live, newest, dependency=item.dependency)
@@ -223,6 +223,7 @@ def replan(item: PlanItem, target: Target, newest: Entry | None) -> None:
         "re-planned after a concurrent change",
         extra={"event": "restore.replan", "key": item.target_key, "action": item.action.value},
     )
+    return item.action
 
 
 class StaleWrite(Exception):
@@ -286,8 +287,9 @@ def execute(
                 target.apply(item, content, plan.policy)
                 break
             except StaleWrite as exc:
-                replan(item, target, newest.get((item.entry.kind, item.target_key)))
-                if item.action is Action.SKIP:  # now identical, or a parent someone else created
+                if (
+                    replan(item, target, newest.get((item.entry.kind, item.target_key))) is Action.SKIP
+                ):  # now identical, or a parent someone else created
                     item.outcome, item.detail = Outcome.SKIPPED, f"{item.reason} (changed while restoring)"
                     break
                 if attempt == 1 or (item.action is Action.CONFLICT and plan.policy is Policy.SKIP):
