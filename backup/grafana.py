@@ -156,16 +156,33 @@ class GrafanaCollector:
         return lambda: self._failing("dashboard", org, name, run)
 
 
+# What names one object and one version of it on /apis: with legacy SQL storage (Grafana's
+# pkg/registry/apis/dashboard/legacy/sql_dashboards.go `scanRow`) resourceVersion and generation are
+# the dashboard's version and metadata.uid is a hash of its name (pkg/services/apiserver/utils/uids.go
+# `CalculateClusterWideUID`), so a dashboard deleted and created again shows 1/1 and the same uid;
+# only its creationTimestamp and its new row id (the deprecatedInternalID label) tell. Unified
+# storage gives a unique resourceVersion and a real uid, and may leave the other two out.
+_REQUIRED = ("resourceVersion", "generation", "uid")
+_IDENTITY = (*_REQUIRED, "created", "internalId")
+
+
 def same_version(entry: Entry, res: dict[str, Any]) -> bool:
-    """Whether a resource is the version an entry read through /apis recorded (its resourceVersion)."""
+    """Whether a resource is the very object and version an entry read through /apis recorded.
+
+    The identifying fields must be equal and the required ones present; a doubt is read as a change.
+    """
     md = res.get("metadata") or {}
-    rv = md.get("resourceVersion")
+    live = {
+        "resourceVersion": md.get("resourceVersion"),
+        "generation": md.get("generation"),
+        "uid": md.get("uid"),
+        "created": md.get("creationTimestamp"),
+        "internalId": (md.get("labels") or {}).get("grafana.app/deprecatedInternalID"),
+    }
     return (
         entry.meta.get("api") == "apis"
-        and isinstance(rv, str)
-        and rv != ""
-        and entry.meta.get("resourceVersion") == rv
-        and entry.meta.get("generation") == md.get("generation")
+        and all(live[k] not in (None, "") for k in _REQUIRED)
+        and all(entry.meta.get(k) == live[k] for k in _IDENTITY)
     )
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from sandbox.grafana.python_api import PythonApi
-from sandbox.grafana.state import MAX_UID_LENGTH, _Dashboard, _Folder, _Org
+from sandbox.grafana.state import MAX_UID_LENGTH, _Dashboard, _Folder, _Org, cluster_wide_uid
 from sandbox.server import HTTPError, Request, Response, encode_json, json_response
 
 DASHBOARD_GROUP = "dashboard.grafana.app"
@@ -122,9 +122,12 @@ class ApisApi(PythonApi):
             "metadata": {
                 "name": d.uid,
                 "namespace": namespace_of(org.id),
-                "uid": d.k8s_uid,
-                "resourceVersion": str(d.resource_version),
-                "generation": d.generation,
+                # Legacy SQL storage (pkg/registry/apis/dashboard/legacy/sql_dashboards.go `scanRow`):
+                # resourceVersion and generation are the dashboard's version, the uid comes from the
+                # name, creationTimestamp is the row's `created`, the row id is a label.
+                "uid": cluster_wide_uid(DASHBOARD_GROUP, "Dashboard", namespace_of(org.id), d.uid),
+                "resourceVersion": str(d.version),
+                "generation": d.version,
                 "creationTimestamp": d.created,
                 "labels": {**d.labels, "grafana.app/deprecatedInternalID": str(d.id)},
                 "annotations": annotations,
@@ -379,7 +382,7 @@ class ApisApi(PythonApi):
                     404, "NotFound", f'dashboards.{DASHBOARD_GROUP} "{name}" not found', _dash_details(name)
                 )
             rv = metadata.get("resourceVersion")
-            if rv not in (None, "") and str(rv) != str(d.resource_version):
+            if rv not in (None, "") and str(rv) != str(d.version):
                 raise _k8s_error(
                     409,
                     "Conflict",
@@ -411,13 +414,14 @@ class ApisApi(PythonApi):
                 raise _k8s_error(
                     404, "NotFound", f'dashboards.{DASHBOARD_GROUP} "{name}" not found', _dash_details(name)
                 )
-            d = self._remove_dashboard(org, name)
+            self._remove_dashboard(org, name)
+            uid = cluster_wide_uid(DASHBOARD_GROUP, "Dashboard", req.params["ns"], name)
             return json_response(
                 {
                     "kind": "Status",
                     "apiVersion": "v1",
                     "metadata": {},
                     "status": "Success",
-                    "details": _dash_details(name, d.k8s_uid),
+                    "details": _dash_details(name, uid),
                 }
             )

@@ -141,9 +141,6 @@ class GrafanaCore(SandboxServer):
             updated=now,
             created_by=actor,
             updated_by=actor,
-            resource_version=self._next_rv(),
-            generation=1,
-            k8s_uid=_k8s_uid("dashboard", org.id, uid, dash_id),
             labels=dict(labels or {}),
             annotations=dict(annotations or {}),
         )
@@ -176,8 +173,7 @@ class GrafanaCore(SandboxServer):
         org.index(d)
         d.updated = now
         d.updated_by = actor
-        d.resource_version = self._next_rv()
-        d.generation += 1
+        self._next_rv()
         d.history.append(_Version(version, now, actor, message, model))
 
     def _remove_dashboard(self, org: _Org, uid: str) -> _Dashboard:

@@ -7,6 +7,7 @@ the state built from these and changes it.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 import string
@@ -31,6 +32,17 @@ def slugify(title: str) -> str:
         return slug
     # Titles with no ASCII letters still need a non-empty, stable slug.
     return hashlib.sha256(title.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+
+
+def cluster_wide_uid(group: str, kind: str, namespace: str, name: str) -> str:
+    """metadata.uid of an object read from legacy SQL storage: derived from its name alone.
+
+    Follows pkg/services/apiserver/utils/uids.go `CalculateClusterWideUID` (sha256 of
+    group|kind|namespace|name, base64url, every non-alphanumeric replaced by X): the same after a
+    delete and re-create.
+    """
+    digest = hashlib.sha256(f"{group}|{kind}|{namespace}|{name}".encode("utf-8", "surrogatepass")).digest()
+    return "".join(c if c.isalnum() else "X" for c in base64.urlsafe_b64encode(digest).decode("ascii"))
 
 
 def _k8s_uid(*parts: object) -> str:
@@ -74,9 +86,6 @@ class _Dashboard:
     updated: str
     created_by: str
     updated_by: str
-    resource_version: int
-    generation: int
-    k8s_uid: str
     labels: dict[str, str] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
     acl: list[dict[str, Any]] = field(default_factory=list)

@@ -84,6 +84,31 @@ def test_a_deleted_resource_is_still_recorded_as_deleted(tmp_path: Path, grafana
     ]
 
 
+def test_a_dashboard_deleted_and_created_again_is_recorded_as_changed(
+    tmp_path: Path, grafana: GrafanaSandbox
+) -> None:
+    population = populate(grafana, dashboards=10, depth=1, seed=4)
+    store = GitStore(tmp_path / "repo")
+    run(store, grafana)
+    uid = population.dashboards[0]
+    folder = grafana.dashboard_folder(uid)
+    model = grafana.get_dashboard(uid)
+    assert model is not None and model["version"] == 1
+    grafana.delete_dashboard(uid)
+    grafana.add_dashboard({**model, "description": "created again"}, folder_uid=folder)
+    # On legacy SQL storage the new dashboard has version 1 again: resourceVersion "1", generation 1,
+    # the same name-derived metadata.uid. Only its creation time and its new row id differ.
+    report, seen = run(store, grafana)
+    assert (seen[("Unchanged", "dashboard")], seen[("Item", "dashboard")]) == (9, 1)
+    assert report.snapshot is not None
+    changes = report.sources["grafana"].changes
+    assert [e.key for e in changes.changed if e.kind == "dashboard"] == [f"1/{uid}"]
+    [entry] = [
+        e for e in store.manifest(report.snapshot.id).entries if e.key == f"1/{uid}" and e.kind == "dashboard"
+    ]
+    assert store.load(report.snapshot.id, entry)["dashboard"]["description"] == "created again"
+
+
 def test_entries_read_through_legacy_are_rebuilt(tmp_path: Path, grafana: GrafanaSandbox) -> None:
     populate(grafana, dashboards=10, depth=1, seed=5)
     store = GitStore(tmp_path / "repo")
