@@ -32,9 +32,7 @@ class Collector(Protocol):
     @property
     def source(self) -> str: ...
 
-    def collect(
-        self, known: Mapping[tuple[str, str], Entry] = ...
-    ) -> Iterator[Item | ItemFailure | Unchanged]:
+    def collect(self, known: Mapping[tuple[str, str], Entry] = ...) -> Iterator[Result]:
         """Yield items; `known` maps (kind, key) to the last snapshot's entries, re-checked if not listed.
 
         An item whose version the source shows to be that of its entry may be yielded as `Unchanged`.
@@ -42,4 +40,11 @@ class Collector(Protocol):
         ...
 
 
-Result = Item | ItemFailure | Unchanged
+@dataclass(frozen=True)
+class SourceWarning:
+    """Something the run should say once about a source that is not an item failure (exit 0)."""
+
+    message: str
+
+
+Result = Item | ItemFailure | Unchanged | SourceWarning

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from backup.collector import ItemFailure, Result, Unchanged
+from backup.collector import ItemFailure, Result, SourceWarning, Unchanged
 from backup.pool import pooled
 from sources.config import GrafanaSourceConfig
-from sources.errors import SourceError
+from sources.errors import AccessDeniedError, SourceError
 from sources.grafana.client import GrafanaClient, json_object
 from sources.grafana.items import (
-    acl_items,
     dashboard_item_apis,
     dashboard_item_legacy,
     folder_item,
@@ -28,6 +28,10 @@ class GrafanaCollector:
         self.client = client or GrafanaClient(config)
         self.api_used = ""
         self._previous: Mapping[tuple[str, str], Entry] = {}
+        # Set at the first 403 on a permissions read: the token cannot read ACLs at all (a Viewer's
+        # or an Editor's). Later objects' ACLs are not asked for, and every one is carried forward.
+        self._acl_denied = False
+        self._acl_lock = threading.Lock()
 
     @property
     def source(self) -> str:
@@ -107,14 +111,28 @@ class GrafanaCollector:
         return lambda: self._failing("folder", org, uid, run)
 
     def _permissions(self, org: int, kind: str, uid: str, title: str) -> list[Result]:
+        """The object's own ACL as an item: every object has one, an empty list too.
+
+        An empty own list is a fact to restore, not an absence: Grafana gives a new object default
+        entries (the creator Admin; Editor and Viewer at the root), which a restore must remove.
+        """
+        key = f"{org}/{uid}"
+        if self._acl_denied:
+            return [Unchanged("permissions", key)]
         try:
             raw = self.client.permissions(org, kind, uid)
+        except AccessDeniedError:
+            with self._acl_lock:
+                first, self._acl_denied = not self._acl_denied, True
+            if not first:
+                return [Unchanged("permissions", key)]
+            return [Unchanged("permissions", key), SourceWarning(_acl_denied_warning(self.source, kind))]
         except SourceError as exc:
-            return [ItemFailure("permissions", f"{org}/{uid}", exc.message)]
-        if raw is None or not acl_items(raw):
-            # Only objects with an ACL of their own get a permissions item; inherited entries are
-            # restored through the folder that holds them.
-            return []
+            return [ItemFailure("permissions", key, exc.message)]
+        if raw is None:
+            # The object was read a moment ago: a 404 for its ACL says nothing about the ACL.
+            why = f"{self.source}: permissions of {kind} {uid} answered 404 although the {kind} was just read"
+            return [ItemFailure("permissions", key, why)]
         return [permissions_item(self.source, org, kind, uid, title=title, raw=raw)]
 
     def _dashboard_task(self, org: int, uid: str) -> Callable[[], list[Result]]:
@@ -164,6 +182,14 @@ class GrafanaCollector:
 # storage gives a unique resourceVersion and a real uid, and may leave the other two out.
 _REQUIRED = ("resourceVersion", "generation", "uid")
 _IDENTITY = (*_REQUIRED, "created", "internalId")
+
+
+def _acl_denied_warning(source: str, kind: str) -> str:
+    return (
+        f"{source}: the token may not read permissions (403 on a {kind}'s permissions); they are "
+        "carried forward from the last snapshot. Grant dashboards.permissions:read and "
+        "folders.permissions:read (the org Admin role has both) to back them up"
+    )
 
 
 def same_version(entry: Entry, res: dict[str, Any]) -> bool:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from time import monotonic
 
-from backup.collector import Collector, ItemFailure, Unchanged
+from backup.collector import Collector, ItemFailure, SourceWarning, Unchanged
 from storage.errors import DashvaultError
 from storage.gcpolicy import bulk_json
 from storage.hashing import entry_for
@@ -150,6 +150,14 @@ class BackupRun:
                     break  # the item in flight is done; the rest of the run is abandoned
                 if self.on_item is not None:
                     self.on_item(name)
+                if isinstance(got, SourceWarning):
+                    if got.message not in status.warnings:
+                        status.warnings.append(got.message)
+                        log.warning(
+                            "source warning",
+                            extra={"event": "source.warning", "source": name, "error": got.message},
+                        )
+                    continue
                 if isinstance(got, Unchanged):
                     kept = previous.get((got.kind, got.key))
                     if kept is not None:

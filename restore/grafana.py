@@ -17,7 +17,6 @@ from sources.config import GrafanaSourceConfig
 from sources.errors import SourceError
 from sources.grafana.client import GrafanaClient
 from sources.grafana.items import (
-    acl_items,
     dashboard_item_apis,
     dashboard_item_legacy,
     folder_item,
@@ -136,8 +135,7 @@ class GrafanaTarget:
         if entry.kind == "permissions":
             kind = str(entry.meta.get("object") or "dashboard")
             raw = self.client.permissions(org, kind, uid)
-            # No ACL of its own is what a backup records as "no permissions item".
-            if raw is None or not acl_items(raw):
+            if raw is None:  # no object, no ACL; an empty own ACL is one, as a backup records it
                 return None
             item = permissions_item(self.name, org, kind, uid, title=entry.title, raw=raw)
             return Live(entry_for(item)[0].hash)

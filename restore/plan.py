@@ -274,14 +274,16 @@ def execute(
         if item.action is Action.CONFLICT and plan.policy is Policy.SKIP:
             item.outcome, item.detail = Outcome.CONFLICT, f"{item.reason}; kept the live version"
             return
+        # Whether the object was missing when planned (its permissions were planned on that): a re-plan
+        # may find one that someone else created meanwhile, not ours to give the snapshot's permissions.
+        planned_missing = item.live is None
         try:
             content = load(item.entry)
         except Exception as exc:  # a corrupt blob fails this item, never the whole restore
             item.outcome, item.detail = Outcome.FAILED, str(exc)
+            if item.entry.kind in OBJECT_KINDS and planned_missing:
+                failed_objects.add(item.target_key)  # nothing to give permissions to
             return
-        # Whether the object was missing when planned (its permissions were planned on that): a re-plan
-        # may find one that someone else created meanwhile, not ours to give the snapshot's permissions.
-        planned_missing = item.live is None
         for attempt in range(2):
             try:
                 target.apply(item, content, plan.policy)

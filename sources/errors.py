@@ -19,6 +19,10 @@ class AuthError(SourceError):
     """The source rejected the credentials (401) or the permission (403)."""
 
 
+class AccessDeniedError(AuthError):
+    """The source refused the request with 403: the credentials lack the permission it needs."""
+
+
 class ResponseError(SourceError):
     """The source answered with an unexpected status or a body that is not the JSON we expect."""
 

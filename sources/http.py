@@ -27,7 +27,7 @@ import httpx
 from httpx_retries import Retry, RetryTransport
 from pydantic import SecretStr
 
-from sources.errors import AuthError, ResponseError, UnreachableError
+from sources.errors import AccessDeniedError, AuthError, ResponseError, UnreachableError
 from storage import jsontext
 
 __all__ = [
@@ -386,7 +386,7 @@ class _Call:
                 hint = "check the credentials"
             return AuthError(f"{self.source}: 401 {reason} from {self.path}: {hint}{said}")
         if status == 403:
-            return AuthError(
+            return AccessDeniedError(
                 f"{self.source}: 403 {reason} from {self.path}: the credentials lack this permission{said}"
             )
         tries = f" after {attempts} attempts" if attempts > 1 else ""

@@ -12,6 +12,7 @@ lives here, in the lowest layer that raises; the layers above extend it:
   + SourceError (exit 1, `sources.errors`): a source could not be read or written
     + UnreachableError: the host could not be reached, or kept failing after every retry
     + AuthError: the source rejected the credentials (401) or the permission (403)
+      + AccessDeniedError: a 403: the credentials lack the permission the request needs
     + ResponseError: an unexpected status, or a body that is not the JSON we expect
   + RunInterrupted (exit 1, `backup.run`): the run was asked to stop; nothing was written
 """

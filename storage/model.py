@@ -74,6 +74,8 @@ class SourceStatus(BaseModel):
     deleted: int = 0
     failed: int = 0
     error: str | None = None
+    # Said once per run and kept in the snapshot, e.g. that permissions could not be read.
+    warnings: list[str] = Field(default_factory=list)
 
 
 class Manifest(BaseModel):

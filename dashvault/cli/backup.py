@@ -85,6 +85,8 @@ def print_run(report: RunReport) -> None:
     for name, r in sorted(report.sources.items()):
         if r.status.error:
             say(f"warning: {r.status.error}")
+        for w in r.status.warnings:
+            say(f"warning: {w}")
         for f in r.failures[:20]:
             say(f"warning: {name}: {f.kind} {f.key}: {f.error}")
         if len(r.failures) > 20:

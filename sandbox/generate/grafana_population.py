@@ -46,7 +46,9 @@ class Population:
     """Dashboard uid -> folder uid (None at the root)."""
     folder_parents: dict[str, str | None] = field(default_factory=dict)
     with_permissions: list[str] = field(default_factory=list)
-    """Uids of dashboards and folders that got an ACL of their own."""
+    """Uids of dashboards and folders that got an ACL of their own (instead of Grafana's defaults)."""
+    locked_down: list[str] = field(default_factory=list)
+    """Uids of dashboards and folders whose own ACL was emptied (Grafana's defaults removed)."""
 
 
 def _uid(rng: random.Random, length: int, alphabet: str, taken: set[str]) -> str:
@@ -185,16 +187,28 @@ def populate(
         sandbox._insert_dashboard(model, folder, org)
         dashboard_folders[uid] = folder
 
+    # Every object starts with Grafana's defaults (the admin who made it Admin; Editor and Viewer
+    # at the root). Some get an ACL of their own instead, and some have every entry removed, as
+    # people do to hide a dashboard from all Viewers.
     with_permissions: list[str] = []
+    locked_down: list[str] = []
     if permissions:
         for uid in folder_uids:
-            if rng.random() < 0.3:
+            draw = rng.random()
+            if draw < 0.3:
                 sandbox.set_permissions("folder", uid, _acl(rng, users, teams, folder=True), org=org)
                 with_permissions.append(uid)
+            elif draw < 0.4:
+                sandbox.set_permissions("folder", uid, [], org=org)
+                locked_down.append(uid)
         for uid in dashboard_folders:
-            if rng.random() < 0.15:
+            draw = rng.random()
+            if draw < 0.15:
                 sandbox.set_permissions("dashboard", uid, _acl(rng, users, teams, folder=False), org=org)
                 with_permissions.append(uid)
+            elif draw < 0.2:
+                sandbox.set_permissions("dashboard", uid, [], org=org)
+                locked_down.append(uid)
 
     return Population(
         org=org,
@@ -205,4 +219,5 @@ def populate(
         dashboard_folders=dashboard_folders,
         folder_parents=folder_parents,
         with_permissions=with_permissions,
+        locked_down=locked_down,
     )

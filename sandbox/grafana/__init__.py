@@ -103,6 +103,10 @@ class GrafanaSandbox(LegacyApi, ApisApi):
             1: _User(1, admin_login, "admin@localhost", "", now, is_admin=True),
         }
         self._orgs: dict[int, _Org] = {1: _Org(1, "Main Org.", members={1: "Admin"})}
+        self._tokens: dict[str, int] = {}
+        if token is not None:
+            # The token tests use: an org-admin service account of org 1, as the README recommends.
+            self.add_service_account("sandbox", "Admin", org=1, token=token)
         self._register_routes()
 
     # -- routes ------------------------------------------------------------------------------------
@@ -132,6 +136,8 @@ class GrafanaSandbox(LegacyApi, ApisApi):
         r("POST", rf"/api/folders/{uid}/permissions", self._post_folder_permissions)
         r("GET", r"/api/users/lookup", self._lookup_user)
         r("GET", r"/api/org/users", self._org_users)
+        r("GET", r"/api/org/users/lookup", self._org_users_lookup)
+        r("GET", r"/api/serviceaccounts/search", self._search_service_accounts)
         r("GET", r"/api/teams/search", self._search_teams)
         r("GET", rf"/api/teams/(?P<id>{_SEG})", self._get_team)
         r("GET", r"/apis", self._api_groups)

@@ -8,87 +8,54 @@ that ACL entries name.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
 from typing import Any
 
-from sandbox.grafana.core import GrafanaCore
+from sandbox.grafana.rbac import ADMIN, ROLES, Rbac
 from sandbox.grafana.state import _Dashboard, _Folder, _now, _Org, _Team, _User, slugify
 from sandbox.server import HTTPError, Request, Response, json_response
 
 PERMISSION_NAMES = {1: "View", 2: "Edit", 4: "Admin"}
-ROLES = ("Viewer", "Editor", "Admin")
 
 
-class AccessControl(GrafanaCore):
+class _SetPermissionsFailed(ValueError):
+    """An ACL item ``SetPermissions`` refuses (the HTTP API answers 500, not 400)."""
+
+
+class AccessControl(Rbac):
     """Authentication, org selection, ACLs and their routes, user and team lookups."""
-
-    # -- auth and org selection --------------------------------------------------------------------
-
-    def authenticate(self, request: Request) -> str | None:
-        """Bearer ``token`` (a service account) or basic ``basic`` (the server admin)."""
-        if request.path == "/api/health":
-            return "anonymous"
-        header = request.header("authorization") or ""
-        scheme, _, credentials = header.partition(" ")
-        credentials = credentials.strip()
-        if scheme.lower() == "bearer" and self.token is not None:
-            if hmac.compare_digest(credentials.encode(), self.token.encode()):
-                return "service-account:sandbox"
-        elif scheme.lower() == "basic" and self.basic is not None:
-            try:
-                login, _, password = base64.b64decode(credentials, validate=True).decode().partition(":")
-            except (binascii.Error, UnicodeDecodeError):
-                return None
-            user_ok = hmac.compare_digest(login.encode(), self.basic[0].encode())
-            password_ok = hmac.compare_digest(password.encode(), self.basic[1].encode())
-            if user_ok and password_ok:
-                return f"user:{login}"
-        return None
-
-    def _org(self, req: Request) -> _Org:
-        raw = (req.header("x-grafana-org-id") or "").strip()
-        try:
-            org_id = int(raw) if raw else 1
-        except ValueError:
-            raise HTTPError(400, {"message": "invalid org id"}) from None
-        org = self._orgs.get(org_id)
-        if org is None:
-            raise HTTPError(404, {"message": "org not found"})
-        return org
 
     # -- ACLs --------------------------------------------------------------------------------------
 
-    def _acl_item(
-        self, org: _Org, entry: dict[str, Any], owner: _Dashboard | _Folder, *, inherited: bool
-    ) -> dict[str, Any]:
+    def _acl_item(self, org: _Org, entry: dict[str, Any], owner: _Dashboard | _Folder) -> dict[str, Any]:
+        """One entry as pkg/services/dashboards/models.go ``DashboardACLInfoDTO`` carries it."""
         is_folder = isinstance(owner, _Folder)
-        url = self._folder_url(owner) if isinstance(owner, _Folder) else self._dash_url(owner)
-        item: dict[str, Any] = {
-            "dashboardId": owner.id,
-            "dashboardUid": owner.uid,
-            "created": entry["created"],
-            "updated": entry["updated"],
-        }
-        if "userId" in entry:
-            user = self._users.get(entry["userId"])
-            item.update(
-                userId=entry["userId"],
-                userLogin=user.login if user else "",
-                userEmail=user.email if user else "",
-                userAvatarUrl="/avatar/sandbox",
-            )
-        elif "teamId" in entry:
-            team = org.teams.get(entry["teamId"])
-            item.update(
-                teamId=entry["teamId"],
-                teamUid=team.uid if team else "",
-                team=team.name if team else "",
-                teamEmail=team.email if team else "",
-                teamAvatarUrl="/avatar/sandbox",
-            )
+        item: dict[str, Any] = {"created": entry["created"], "updated": entry["updated"]}
+        if isinstance(owner, _Folder):
+            # pkg/api/folder_permission.go ``getFolderACL``: folderId is the folder, folderUid its parent.
+            item["folderId"] = owner.id
+            if owner.parent_uid:
+                item["folderUid"] = owner.parent_uid
+            url = self._folder_url(owner)
         else:
+            item["dashboardId"] = owner.id
+            if owner.folder_uid:
+                item["folderUid"] = owner.folder_uid
+            url = self._dash_url(owner)
+        user = self._users.get(entry.get("userId") or 0)
+        team = org.teams.get(entry.get("teamId") or 0)
+        item.update(
+            userId=user.id if user else 0,
+            userUid=f"u{user.id:012d}" if user else "",
+            userLogin=user.login if user else "",
+            userEmail=user.email if user else "",
+            userAvatarUrl="/avatar/sandbox" if user else "",
+            teamId=team.id if team else 0,
+            teamUid=team.uid if team else "",
+            teamEmail=team.email if team else "",
+            teamAvatarUrl="/avatar/sandbox" if team else "",
+            team=team.name if team else "",
+        )
+        if "role" in entry:
             item["role"] = entry["role"]
         item.update(
             permission=entry["permission"],
@@ -98,96 +65,118 @@ class AccessControl(GrafanaCore):
             slug=slugify(owner.title),
             isFolder=is_folder,
             url=url,
-            inherited=inherited,
+            inherited=False,
         )
         return item
 
-    def _acl_view(self, org: _Org, owner: _Dashboard | _Folder) -> list[dict[str, Any]]:
-        items = [self._acl_item(org, e, owner, inherited=False) for e in owner.acl]
-        parent = owner.folder_uid if isinstance(owner, _Dashboard) else owner.parent_uid
-        for ancestor in self._ancestors(org, parent):
-            items.extend(self._acl_item(org, e, ancestor, inherited=True) for e in ancestor.acl)
-        return items
+    def _acl_view(
+        self, org: _Org, owner: _Dashboard | _Folder, *, shuffle: bool = True
+    ) -> list[dict[str, Any]]:
+        """The object's own (managed) entries only: users, then teams, then roles, each group unordered.
+
+        pkg/api/dashboard_permission.go ``getDashboardACL`` drops every entry that is not managed on
+        the object itself (``!p.IsManaged``): inherited folder entries are never listed.
+        resourcepermissions/store.go ``getResourcePermissions`` emits users, teams and built-in
+        roles from Go maps, so the order within each group is random; the sandbox shuffles it too.
+        """
+        groups: dict[str, list[dict[str, Any]]] = {"user": [], "team": [], "role": []}
+        for entry in owner.acl:
+            kind = "user" if "userId" in entry else "team" if "teamId" in entry else "role"
+            groups[kind].append(self._acl_item(org, entry, owner))
+        out: list[dict[str, Any]] = []
+        for kind in ("user", "team", "role"):
+            if shuffle:
+                self._uid_rng.shuffle(groups[kind])
+            out.extend(groups[kind])
+        return out
 
     def _parse_acl(self, org: _Org, items: Any) -> list[dict[str, Any]]:
-        """Validate ACL items in the POST shape; raises ValueError with Grafana's message."""
-        if not isinstance(items, list):
-            raise ValueError("bad request data")
+        """The new own ACL from a permissions POST, validated as Grafana does.
+
+        pkg/api/dashboard_permission.go ``validatePermissionsUpdate`` answers 400 for an item with
+        both a user and a team, or a role beside either, with ``dashboardaccess``'s two messages
+        swapped as they are in the source. Anything ``SetPermissions`` refuses (an unknown user or
+        team, an unknown role, an empty item) is a 500. A permission other than 1, 2 or 4 maps to
+        no actions, which removes the entry (``mapPermission``). The list replaces the old one.
+        """
+        if not isinstance(items, list) or not all(isinstance(raw, dict) for raw in items):
+            raise HTTPError(400, {"message": "bad request data"})
         now = _now()
-        out: list[dict[str, Any]] = []
-        seen: set[tuple[str, Any]] = set()
+        out: dict[tuple[str, Any], dict[str, Any]] = {}
         for raw in items:
-            if not isinstance(raw, dict):
-                raise ValueError("bad request data")
-            permission = raw.get("permission")
-            if isinstance(permission, bool) or permission not in PERMISSION_NAMES:
-                raise ValueError("invalid permission")
-            user_id = raw.get("userId") or 0
-            team_id = raw.get("teamId") or 0
-            role = raw.get("role") or ""
-            if sum(1 for v in (user_id, team_id, role) if v) != 1:
-                raise ValueError("an item needs exactly one of userId, teamId or role")
+            user_id, team_id, role = raw.get("userId") or 0, raw.get("teamId") or 0, raw.get("role") or ""
+            if user_id and team_id:
+                raise HTTPError(400, {"message": "team and user permissions cannot have an associated role"})
+            if (user_id or team_id) and role:
+                raise HTTPError(400, {"message": "permissions cannot have both a user and team"})
+        for raw in items:
+            user_id, team_id, role = raw.get("userId") or 0, raw.get("teamId") or 0, raw.get("role") or ""
             entry: dict[str, Any]
+            key: tuple[str, Any]
             if user_id:
                 if not isinstance(user_id, int) or user_id not in org.members:
-                    raise ValueError("user not found")
-                entry = {"userId": user_id}
-                key: tuple[str, Any] = ("user", user_id)
+                    raise _SetPermissionsFailed("user not found")
+                entry, key = {"userId": user_id}, ("user", user_id)
             elif team_id:
                 if not isinstance(team_id, int) or team_id not in org.teams:
-                    raise ValueError("team not found")
-                entry = {"teamId": team_id}
-                key = ("team", team_id)
+                    raise _SetPermissionsFailed("team not found")
+                entry, key = {"teamId": team_id}, ("team", team_id)
+            elif role in ROLES:
+                entry, key = {"role": role}, ("role", role)
             else:
-                if role not in ROLES:
-                    raise ValueError("invalid role")
-                entry = {"role": role}
-                key = ("role", role)
-            if key in seen:
-                raise ValueError("duplicate permission entry")
-            seen.add(key)
+                raise _SetPermissionsFailed("invalid role")
+            permission = raw.get("permission")
+            if isinstance(permission, bool) or permission not in PERMISSION_NAMES:
+                out.pop(key, None)
+                continue
             entry.update(permission=permission, created=now, updated=now)
-            out.append(entry)
-        return out
+            out[key] = entry
+        return list(out.values())
 
     # -- permission handlers -----------------------------------------------------------------------
 
-    def _get_dashboard_permissions(self, req: Request) -> Response:
+    def _acl_owner(self, req: Request, org: _Org, kind: str) -> _Dashboard | _Folder:
+        if kind == "folder":
+            return self._folder_or_404(org, req.params["uid"])
+        d = org.dashboards.get(req.params["uid"])
+        if d is None:
+            raise HTTPError(404, {"message": "Dashboard not found"})
+        return d
+
+    def _get_permissions(self, req: Request, kind: str) -> Response:
         with self.lock:
             org = self._org(req)
-            d = org.dashboards.get(req.params["uid"])
-            if d is None:
-                raise HTTPError(404, {"message": "Dashboard not found"})
-            return json_response(self._acl_view(org, d))
+            owner = self._acl_owner(req, org, kind)
+            self._require(req, org, f"{kind}s.permissions:read", owner)
+            return json_response(self._acl_view(org, owner))
+
+    def _post_permissions(self, req: Request, kind: str) -> Response:
+        items = req.json.get("items") if isinstance(req.json, dict) else None
+        with self.lock:
+            org = self._org(req)
+            owner = self._acl_owner(req, org, kind)
+            self._require(req, org, f"{kind}s.permissions:write", owner)
+            try:
+                owner.acl = self._parse_acl(org, items)
+            except _SetPermissionsFailed:
+                failed = (
+                    "Failed to update permissions" if kind == "dashboard" else "Failed to create permission"
+                )
+                raise HTTPError(500, {"message": failed}) from None
+            done = "Dashboard permissions updated" if kind == "dashboard" else "Folder permissions updated"
+            return json_response({"message": done})
+
+    def _get_dashboard_permissions(self, req: Request) -> Response:
+        return self._get_permissions(req, "dashboard")
 
     def _post_dashboard_permissions(self, req: Request) -> Response:
-        items = req.json.get("items") if isinstance(req.json, dict) else None
-        with self.lock:
-            org = self._org(req)
-            d = org.dashboards.get(req.params["uid"])
-            if d is None:
-                raise HTTPError(404, {"message": "Dashboard not found"})
-            try:
-                d.acl = self._parse_acl(org, items)
-            except ValueError as exc:
-                raise HTTPError(400, {"message": str(exc)}) from None
-            return json_response({"message": "Dashboard permissions updated"})
+        return self._post_permissions(req, "dashboard")
 
     def _get_folder_permissions(self, req: Request) -> Response:
-        with self.lock:
-            org = self._org(req)
-            return json_response(self._acl_view(org, self._folder_or_404(org, req.params["uid"])))
+        return self._get_permissions(req, "folder")
 
     def _post_folder_permissions(self, req: Request) -> Response:
-        items = req.json.get("items") if isinstance(req.json, dict) else None
-        with self.lock:
-            org = self._org(req)
-            f = self._folder_or_404(org, req.params["uid"])
-            try:
-                f.acl = self._parse_acl(org, items)
-            except ValueError as exc:
-                raise HTTPError(400, {"message": str(exc)}) from None
-            return json_response({"message": "Folder permissions updated"})
+        return self._post_permissions(req, "folder")
 
     # -- user and team handlers --------------------------------------------------------------------
 
@@ -209,20 +198,64 @@ class AccessControl(GrafanaCore):
         }
 
     def _lookup_user(self, req: Request) -> Response:
+        """``GET /api/users/lookup``: ``users:read`` on ``global.users:*``, the server admin's alone."""
         wanted = (req.arg("loginOrEmail") or "").casefold()
         with self.lock:
             org = self._org(req)
+            self._require_org(req, org, "users:read")
             for user in self._users.values():
-                if wanted and wanted in (user.login.casefold(), user.email.casefold()):
+                if (
+                    not user.service_account
+                    and wanted
+                    and wanted in (user.login.casefold(), user.email.casefold())
+                ):
                     return json_response(self._user_json(user, org.id))
             raise HTTPError(404, {"message": "user not found"})
+
+    def _org_people(self, org: _Org, query: str) -> list[_User]:
+        """The org's users matching ``query`` (login, email or name), service accounts left out.
+
+        pkg/services/org/orgimpl/store.go searches with ``u.is_service_account = false``.
+        """
+        q = query.casefold()
+        people = [self._users[i] for i in sorted(org.members)]
+        return [
+            u
+            for u in people
+            if not u.service_account and (not q or any(q in x.casefold() for x in (u.login, u.email, u.name)))
+        ]
+
+    def _org_users_lookup(self, req: Request) -> Response:
+        """``GET /api/org/users/lookup``: what an org admin (or any admin of an object) may call.
+
+        pkg/api/api.go: ``EvalAny(org.users:read, teams.permissions:write, folders.permissions:write,
+        dashboards.permissions:write)``; pkg/api/org_users.go ``GetOrgUsersForCurrentOrgLookup``
+        answers ``dtos.UserLookupDTO`` items (userId, uid, login, avatarUrl).
+        """
+        limit = req.int_arg("limit", 0)
+        with self.lock:
+            org = self._org(req)
+            caller = self._caller(req, org)
+            objects: list[_Dashboard | _Folder] = [*org.folders.values(), *org.dashboards.values()]
+            holds_admin = any(self._level(org, caller, obj) >= ADMIN for obj in objects)
+            if caller.role != "Admin" and not caller.server_admin and not holds_admin:
+                raise self._denied(
+                    "any of org.users:read, teams.permissions:write, folders.permissions:write, "
+                    "dashboards.permissions:write"
+                )
+            found = self._org_people(org, req.arg("query") or "")
+            if limit > 0:
+                found = found[:limit]
+            return json_response(
+                [{"userId": u.id, "uid": "", "login": u.login, "avatarUrl": "/avatar/sandbox"} for u in found]
+            )
 
     def _org_users(self, req: Request) -> Response:
         with self.lock:
             org = self._org(req)
+            self._require_org(req, org, "org.users:read")
             out = []
-            for user_id, role in sorted(org.members.items()):
-                user = self._users[user_id]
+            for user in self._org_people(org, req.arg("query") or ""):
                 out.append(
                     {
                         "orgId": org.id,
@@ -231,12 +264,52 @@ class AccessControl(GrafanaCore):
                         "name": user.name,
                         "avatarUrl": "/avatar/sandbox",
                         "login": user.login,
-                        "role": role,
+                        "role": org.members[user.id],
                         "lastSeenAt": user.created,
                         "lastSeenAtAge": "10 years",
+                        "isDisabled": False,
+                        "authLabels": [],
                     }
                 )
             return json_response(out)
+
+    def _search_service_accounts(self, req: Request) -> Response:
+        """``GET /api/serviceaccounts/search`` (``serviceaccounts:read``: the org admin)."""
+        per_page = req.int_arg("perpage", 1000)
+        per_page = 1000 if per_page <= 0 else per_page
+        page = max(1, req.int_arg("page", 1))
+        query = (req.arg("query") or "").casefold()
+        with self.lock:
+            org = self._org(req)
+            self._require_org(req, org, "serviceaccounts:read")
+            accounts = [
+                self._users[i]
+                for i in sorted(org.members)
+                if self._users[i].service_account
+                and (not query or query in self._users[i].name.casefold() or query in self._users[i].login)
+            ]
+            chunk = accounts[(page - 1) * per_page : page * per_page]
+            return json_response(
+                {
+                    "totalCount": len(accounts),
+                    "serviceAccounts": [
+                        {
+                            "id": u.id,
+                            "uid": f"sa{u.id:012d}",
+                            "name": u.name,
+                            "login": u.login,
+                            "orgId": org.id,
+                            "isDisabled": False,
+                            "role": org.members[u.id],
+                            "tokens": sum(1 for t in self._tokens.values() if t == u.id),
+                            "avatarUrl": "/avatar/sandbox",
+                        }
+                        for u in chunk
+                    ],
+                    "page": page,
+                    "perPage": per_page,
+                }
+            )
 
     @staticmethod
     def _team_json(team: _Team) -> dict[str, Any]:
@@ -259,10 +332,15 @@ class AccessControl(GrafanaCore):
         query = (req.arg("query") or "").casefold()
         with self.lock:
             org = self._org(req)
+            caller = self._caller(req, org)
+            # teams:read on every team is the org admin's (fixed:teams:writer); a member reads its own
+            # (ossaccesscontrol/team.go ``TeamMemberActions``).
             teams = [
                 t
                 for t in sorted(org.teams.values(), key=lambda t: (t.name, t.id))
-                if (name is None or t.name.casefold() == name.casefold()) and query in t.name.casefold()
+                if (name is None or t.name.casefold() == name.casefold())
+                and query in t.name.casefold()
+                and (caller.role == "Admin" or caller.user_id in t.members)
             ]
             return json_response(
                 {

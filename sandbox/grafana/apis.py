@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from sandbox.grafana.python_api import PythonApi
+from sandbox.grafana.rbac import Caller
 from sandbox.grafana.state import MAX_UID_LENGTH, _Dashboard, _Folder, _Org, cluster_wide_uid
 from sandbox.server import HTTPError, Request, Response, encode_json, json_response
 
@@ -93,7 +94,13 @@ class ApisApi(PythonApi):
 
     # -- namespace selection -----------------------------------------------------------------------
 
-    def _ns_org(self, ns: str) -> _Org:
+    def _ns_org(self, req: Request) -> _Org:
+        """The org of the namespace in the path, which must be the caller's own.
+
+        pkg/registry/apis/dashboard/authorizer.go ``GetAuthorizer``: a namespace of another org is
+        denied ("org mismatch") before any verb is looked at.
+        """
+        ns = req.params["ns"]
         org_id: int | None = 1 if ns == "default" else None
         m = re.fullmatch(r"org-([0-9]+)", ns)
         if m is not None:
@@ -101,7 +108,20 @@ class ApisApi(PythonApi):
         org = self._orgs.get(org_id) if org_id is not None else None
         if org is None:
             raise _k8s_error(404, "NotFound", f'namespaces "{ns}" not found')
+        if self._org(req).id != org.id:
+            raise _k8s_error(403, "Forbidden", f'namespace "{ns}" is forbidden: org mismatch')
         return org
+
+    def _k8s_require(
+        self, req: Request, org: _Org, action: str, obj: _Dashboard | _Folder | None, name: str
+    ) -> Caller:
+        """The caller, if it may; a Kubernetes ``Forbidden`` status otherwise."""
+        caller = self._caller(req, org)
+        if not self._may(org, caller, action, obj):
+            resource = "folders" if action.startswith("folders") else "dashboards"
+            group = FOLDER_GROUP if resource == "folders" else DASHBOARD_GROUP
+            raise _k8s_error(403, "Forbidden", f'{resource}.{group} "{name}" is forbidden: {action}')
+        return caller
 
     def _require_apis(self) -> None:
         if not self.apis:
@@ -217,7 +237,7 @@ class ApisApi(PythonApi):
         limit = max(0, req.int_arg("limit", 0))
         token = req.arg("continue") or None
         with self.lock:
-            org = self._ns_org(req.params["ns"])
+            org = self._ns_org(req)
             after: str | None = None
             offset, rv = 0, self._rv
             if token is not None:
@@ -230,6 +250,10 @@ class ApisApi(PythonApi):
                 offset, rv, after = position.offset, position.rv, position.last
             self._check_listing_faults(offset)
             keys = org.dashboard_keys() if kind == "dashboards" else org.folder_keys()
+            caller = self._caller(req, org)
+            if caller.role != "Admin":  # items the caller may not read are skipped (server.go `List`)
+                held = org.dashboards if kind == "dashboards" else org.folders
+                keys = [k for k in keys if self._visible(org, caller, held[k])]
             if kind == "dashboards" and self.hidden_from_listing:
                 keys = [k for k in keys if k not in self.hidden_from_listing]
             # Resume after the last name served, so writes between pages neither skip nor repeat items.
@@ -262,8 +286,11 @@ class ApisApi(PythonApi):
         self._require_apis()
         name = req.params["name"]
         with self.lock:
-            org = self._ns_org(req.params["ns"])
+            org = self._ns_org(req)
             d = org.dashboards.get(name)
+            # The authorizer asks for dashboards:read on this name before storage is read: a caller
+            # without it on every dashboard gets 403 for a missing one, not 404.
+            self._k8s_require(req, org, "dashboards:read", d, name)
             if d is None:
                 raise _k8s_error(
                     404, "NotFound", f'dashboards.{DASHBOARD_GROUP} "{name}" not found', _dash_details(name)
@@ -274,8 +301,9 @@ class ApisApi(PythonApi):
         self._require_apis()
         name = req.params["name"]
         with self.lock:
-            org = self._ns_org(req.params["ns"])
+            org = self._ns_org(req)
             f = org.folders.get(name)
+            self._k8s_require(req, org, "folders:read", f, name)
             if f is None:
                 details = {"name": name, "group": FOLDER_GROUP, "kind": "folders"}
                 raise _k8s_error(404, "NotFound", f'folders.{FOLDER_GROUP} "{name}" not found', details)
@@ -330,7 +358,7 @@ class ApisApi(PythonApi):
                 400, "BadRequest", f"metadata.name: Invalid value: {name!r}: uid too long, max 40"
             )
         with self.lock:
-            org = self._ns_org(req.params["ns"])
+            org = self._ns_org(req)
             if not name:
                 if not generate:
                     raise _k8s_error(400, "BadRequest", "name or generateName is required")
@@ -347,6 +375,12 @@ class ApisApi(PythonApi):
                     _dash_details(name),
                 )
             folder = self._resource_folder(org, metadata)
+            self._k8s_require(req, org, "dashboards:create", org.folders.get(folder or ""), name)
+            # pkg/storage/unified/apistore/permissions.go ``afterCreatePermissionCreator``: the
+            # creation defaults are given only when asked for, and the annotation is not stored.
+            grant = annotations.pop("grafana.app/grant-permissions", "")
+            if grant not in ("", "default"):
+                raise _k8s_error(400, "BadRequest", "invalid permissions value. only 'default' supported")
             model = dict(spec)
             model.pop("id", None)
             d = self._new_dashboard(
@@ -358,6 +392,7 @@ class ApisApi(PythonApi):
                 message=self._resource_message(metadata),
                 labels=labels,
                 annotations=annotations,
+                default_acl=grant == "default",
             )
             return json_response(self._dash_resource(org, d), 201)
 
@@ -374,9 +409,10 @@ class ApisApi(PythonApi):
             )
         self._refuse_write(name)
         with self.lock:
-            org = self._ns_org(req.params["ns"])
+            org = self._ns_org(req)
             self._concurrent_edit(org.id, name)
             d = org.dashboards.get(name)
+            self._k8s_require(req, org, "dashboards:write", d, name)
             if d is None:
                 raise _k8s_error(
                     404, "NotFound", f'dashboards.{DASHBOARD_GROUP} "{name}" not found', _dash_details(name)
@@ -409,7 +445,8 @@ class ApisApi(PythonApi):
         self._require_apis()
         name = req.params["name"]
         with self.lock:
-            org = self._ns_org(req.params["ns"])
+            org = self._ns_org(req)
+            self._k8s_require(req, org, "dashboards:delete", org.dashboards.get(name), name)
             if name not in org.dashboards:
                 raise _k8s_error(
                     404, "NotFound", f'dashboards.{DASHBOARD_GROUP} "{name}" not found', _dash_details(name)

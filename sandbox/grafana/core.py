@@ -105,6 +105,12 @@ class GrafanaCore(SandboxServer):
             response.raw = payload[: len(payload) // 2]
         return response
 
+    def _org_by_id(self, org: int) -> _Org:
+        found = self._orgs.get(org)
+        if found is None:
+            raise KeyError(f"org {org} not found")
+        return found
+
     def _folder_or_404(self, org: _Org, uid: str) -> _Folder:
         f = org.folders.get(uid)
         if f is None:
@@ -124,6 +130,7 @@ class GrafanaCore(SandboxServer):
         message: str = "",
         labels: dict[str, str] | None = None,
         annotations: dict[str, str] | None = None,
+        default_acl: bool = True,
     ) -> _Dashboard:
         now = _now()
         model["uid"] = uid
@@ -145,6 +152,10 @@ class GrafanaCore(SandboxServer):
             annotations=dict(annotations or {}),
         )
         d.history.append(_Version(1, now, actor, message, model))
+        if default_acl:
+            d.acl = self._default_acl(
+                org, actor, root=folder_uid is None, creator_kinds=("user", "service-account")
+            )
         org.dashboards[uid] = d
         org.index(d)
         org.changed()
@@ -199,9 +210,42 @@ class GrafanaCore(SandboxServer):
             resource_version=self._next_rv(),
             k8s_uid=_k8s_uid("folder", org.id, uid, folder_id),
         )
+        if self._version() >= (12, 0):
+            # pkg/registry/apis/folders/register.go ``setDefaultFolderPermissions``: root folders only,
+            # the creator (user or service account) Admin, Editor Edit, Viewer View.
+            if parent_uid is None:
+                f.acl = self._default_acl(org, actor, root=True, creator_kinds=("user", "service-account"))
+        else:
+            # pkg/api/folder.go ``setDefaultFolderPermissions`` (11.x): a creating user (not a service
+            # account) gets Admin; a root folder also Editor Edit and Viewer View.
+            f.acl = self._default_acl(org, actor, root=parent_uid is None, creator_kinds=("user",))
         org.folders[uid] = f
         org.changed()
         return f
+
+    def _version(self) -> tuple[int, int]:
+        major, _, rest = self.grafana_version.partition(".")
+        minor = rest.partition(".")[0]
+        return int(major), int(minor) if minor.isdigit() else 0
+
+    def _default_acl(
+        self, org: _Org, actor: str, *, root: bool, creator_kinds: tuple[str, ...]
+    ) -> list[dict[str, Any]]:
+        """The permissions Grafana gives a new object ([rbac] permissions_on_creation, on by default).
+
+        pkg/services/dashboards/service/dashboard_service.go ``SetDefaultPermissions``: the creator,
+        a user or a service account, gets Admin; at the root Editor also gets Edit and Viewer View.
+        """
+        now = _now()
+        acl: list[dict[str, Any]] = []
+        kind, _, login = actor.partition(":")
+        creator = next((u for u in self._users.values() if u.login == login), None)
+        if creator is not None and kind in creator_kinds:
+            acl.append({"userId": creator.id, "permission": 4, "created": now, "updated": now})
+        if root:
+            acl.append({"role": "Editor", "permission": 2, "created": now, "updated": now})
+            acl.append({"role": "Viewer", "permission": 1, "created": now, "updated": now})
+        return acl
 
     def _remove_folder(self, org: _Org, uid: str) -> _Folder:
         doomed = self._subtree(org, uid)

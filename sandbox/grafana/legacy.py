@@ -28,36 +28,28 @@ class LegacyApi(PythonApi):
             return json_response({"id": org.id, "name": org.name, "address": {}})
 
     def _list_orgs(self, req: Request) -> Response:
-        if not (req.user or "").startswith("user:"):
-            raise HTTPError(403, {"message": "Permission denied"})
         with self.lock:
+            # orgs:read is checked in the global org, where only the server admin holds it.
+            if not self._caller(req, self._org(req)).server_admin:
+                raise self._denied("orgs:read")
             return json_response(
                 [{"id": o.id, "name": o.name} for o in sorted(self._orgs.values(), key=lambda o: o.id)]
             )
 
     def _current_user(self, req: Request) -> Response:
+        # pkg/api/user.go ``GetSignedInUser``: a service account gets a profile built from its identity.
         with self.lock:
             org = self._org(req)
-            if (req.user or "").startswith("user:"):
-                user = self._users[1]
-                return json_response(
-                    {
-                        "id": user.id,
-                        "login": user.login,
-                        "email": user.email,
-                        "name": user.name,
-                        "orgId": org.id,
-                        "isGrafanaAdmin": True,
-                    }
-                )
+            caller = self._caller(req, org)
+            user = self._users[caller.user_id]
             return json_response(
                 {
-                    "id": 0,
-                    "login": "sa-sandbox",
-                    "email": "",
-                    "name": "sandbox",
+                    "id": user.id,
+                    "login": user.login,
+                    "email": user.email,
+                    "name": user.name,
                     "orgId": org.id,
-                    "isGrafanaAdmin": False,
+                    "isGrafanaAdmin": caller.server_admin,
                 }
             )
 
@@ -82,6 +74,13 @@ class LegacyApi(PythonApi):
 
         with self.lock:
             org = self._org(req)
+            caller = self._caller(req, org)
+            # Hits are filtered by the caller's read access (database.go ``FindDashboards``).
+            everything = caller.role == "Admin"
+
+            def visible(x: _Folder | _Dashboard) -> bool:
+                return everything or self._visible(org, caller, x)
+
             self._check_listing_faults(start)
             folders: list[_Folder] = []
             dashboards: list[_Dashboard] = []
@@ -89,7 +88,7 @@ class LegacyApi(PythonApi):
                 folders = [
                     f
                     for f in org.folders.values()
-                    if (not query or query in f.title.casefold()) and in_folder(f.parent_uid)
+                    if (not query or query in f.title.casefold()) and in_folder(f.parent_uid) and visible(f)
                 ]
                 folders.sort(key=lambda f: (f.title, f.uid), reverse=descending)
             if kind in ("", "dash-db"):
@@ -103,7 +102,8 @@ class LegacyApi(PythonApi):
                         have = d.model.get("tags")
                         if not isinstance(have, list) or not all(t in have for t in tags):
                             continue
-                    dashboards.append(d)
+                    if visible(d):
+                        dashboards.append(d)
                 dashboards.sort(key=lambda d: (d.title, d.uid), reverse=descending)
             combined: list[_Folder | _Dashboard] = [*folders, *dashboards]
             hits = [
@@ -118,6 +118,9 @@ class LegacyApi(PythonApi):
         with self.lock:
             org = self._org(req)
             d = org.dashboards.get(req.params["uid"])
+            # The route asks for dashboards:read on dashboards:uid:<uid> before the handler runs: a
+            # caller without it on every dashboard gets 403 for a missing one, not 404.
+            self._require(req, org, "dashboards:read", d)
             if d is None:
                 raise HTTPError(404, {"message": "Dashboard not found"})
             meta = self._dash_meta(org, d)
@@ -162,7 +165,19 @@ class LegacyApi(PythonApi):
             elif not isinstance(folder_uid, str) or folder_uid not in org.folders:
                 raise HTTPError(400, {"message": "folder not found"})
             existing = org.dashboards.get(uid) if uid else None
+            caller = self._caller(req, org)
+            target = existing if existing is not None else org.folders.get(folder_uid or "")
+            action = "dashboards:write" if existing is not None else "dashboards:create"
+            if not self._may(org, caller, action, target):
+                # dashboards.ErrDashboardUpdateAccessDenied, from the service's guardian check.
+                raise HTTPError(403, {"message": "Access denied to save dashboard"})
             if existing is not None and not overwrite and model.get("version") != existing.version:
+                if self._version() >= (12, 2):
+                    # pkg/api/dashboard.go ``saveDashboardViaK8s`` (newer releases): a stale or missing
+                    # version is a 409.
+                    raise HTTPError(
+                        409, {"message": "Dashboard already exists. Use overwrite flag to update."}
+                    )
                 raise HTTPError(
                     412,
                     {
@@ -170,7 +185,13 @@ class LegacyApi(PythonApi):
                         "status": "version-mismatch",
                     },
                 )
-            clash = self._same_title(org, title, folder_uid, existing.uid if existing else None)
+            # Titles must be unique in a folder only before 11.3 (grafana/grafana PR #90687).
+            older = self._version() < (11, 3)
+            clash = (
+                self._same_title(org, title, folder_uid, existing.uid if existing else None)
+                if older
+                else None
+            )
             if clash is not None:
                 if not overwrite:
                     raise HTTPError(
@@ -209,6 +230,7 @@ class LegacyApi(PythonApi):
         with self.lock:
             org = self._org(req)
             uid = req.params["uid"]
+            self._require(req, org, "dashboards:delete", org.dashboards.get(uid))
             if uid not in org.dashboards:
                 raise HTTPError(404, {"message": "Dashboard not found"})
             d = self._remove_dashboard(org, uid)
@@ -275,6 +297,7 @@ class LegacyApi(PythonApi):
     def _get_folder(self, req: Request) -> Response:
         with self.lock:
             org = self._org(req)
+            self._require(req, org, "folders:read", org.folders.get(req.params["uid"]))
             return json_response(self._folder_json(org, self._folder_or_404(org, req.params["uid"])))
 
     def _create_folder(self, req: Request) -> Response:
@@ -296,6 +319,7 @@ class LegacyApi(PythonApi):
             org = self._org(req)
             if parent is not None and parent not in org.folders:
                 raise HTTPError(404, {"message": "parent folder not found"})
+            self._require(req, org, "folders:create", org.folders.get(parent or ""))
             if uid is not None:
                 self._concurrent_folder_create(org.id, uid)
             if uid is not None and uid in org.folders:
@@ -315,6 +339,7 @@ class LegacyApi(PythonApi):
             raise HTTPError(400, {"message": "bad request data"})
         with self.lock:
             org = self._org(req)
+            self._require(req, org, "folders:write", org.folders.get(req.params["uid"]))
             f = self._folder_or_404(org, req.params["uid"])
             if body.get("overwrite") is not True and body.get("version") != f.version:
                 raise HTTPError(
@@ -339,6 +364,7 @@ class LegacyApi(PythonApi):
         parent = body.get("parentUid") or None
         with self.lock:
             org = self._org(req)
+            self._require(req, org, "folders:write", org.folders.get(req.params["uid"]))
             f = self._folder_or_404(org, req.params["uid"])
             if parent is not None:
                 if not isinstance(parent, str) or parent not in org.folders:
@@ -355,6 +381,7 @@ class LegacyApi(PythonApi):
     def _delete_folder(self, req: Request) -> Response:
         with self.lock:
             org = self._org(req)
+            self._require(req, org, "folders:delete", org.folders.get(req.params["uid"]))
             f = self._folder_or_404(org, req.params["uid"])
             self._remove_folder(org, f.uid)
             return json_response({"message": "Folder deleted", "title": f.title, "id": f.id})

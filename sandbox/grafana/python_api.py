@@ -21,12 +21,6 @@ class PythonApi(AccessControl, LegacyViews):
 
     # -- Python API --------------------------------------------------------------------------------
 
-    def _org_by_id(self, org: int) -> _Org:
-        found = self._orgs.get(org)
-        if found is None:
-            raise KeyError(f"org {org} not found")
-        return found
-
     def add_org(self, name: str) -> int:
         """Create an org (the server admin is a member) and return its id."""
         with self.lock:
@@ -121,16 +115,16 @@ class PythonApi(AccessControl, LegacyViews):
         with self.lock:
             o = self._org_by_id(org)
             target: _Dashboard | _Folder = o.dashboards[uid] if kind == "dashboard" else o.folders[uid]
-            target.acl = self._parse_acl(o, items)
+            target.acl = self._parse_acl(o, items)  # raises on items Grafana would refuse
 
     def permissions(
         self, kind: Literal["dashboard", "folder"], uid: str, org: int = 1
     ) -> list[dict[str, Any]]:
-        """The ACL as ``GET .../permissions`` returns it (own entries first, then inherited)."""
+        """The own ACL as ``GET .../permissions`` returns it (in a stable order: users, teams, roles)."""
         with self.lock:
             o = self._org_by_id(org)
             target: _Dashboard | _Folder = o.dashboards[uid] if kind == "dashboard" else o.folders[uid]
-            return self._acl_view(o, target)
+            return self._acl_view(o, target, shuffle=False)
 
     def add_user(
         self,

@@ -134,6 +134,8 @@ class _User:
     name: str
     created: str
     is_admin: bool = False
+    service_account: bool = False
+    org_id: int = 0  # a service account's one org
 
 
 @dataclass

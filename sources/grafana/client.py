@@ -270,10 +270,28 @@ class GrafanaClient:
         self.call("POST", f"{base}/{seg(uid)}/permissions", json={"items": items}, headers=self._org(org))
 
     def user_id(self, org: int, login: str) -> int | None:
-        status, data = self.call(
-            "GET", "/api/users/lookup", params={"loginOrEmail": login}, headers=self._org(org), ok=(200, 404)
+        """The id of the org's user or service account with this login; None when there is none.
+
+        Only org-scoped lookups an org-admin token may make: ``/api/org/users/lookup`` (pkg/api/api.go:
+        org.users:read, or permissions:write on anything) and ``/api/serviceaccounts/search``
+        (serviceaccounts:read), since service accounts are not org users (orgimpl/store.go filters
+        ``is_service_account``). Never ``/api/users/lookup``: users:read on global.users:* is the
+        server admin's alone, and a service-account token never is one.
+        """
+        data = self.get(
+            "/api/org/users/lookup", params={"query": login, "limit": 1000}, headers=self._org(org)
         )
-        return int(data["id"]) if status == 200 and isinstance(data, dict) and "id" in data else None
+        for u in json_list(data, "/api/org/users/lookup"):
+            if isinstance(u, dict) and u.get("login") == login and isinstance(u.get("userId"), int):
+                return int(u["userId"])
+        data = self.get(
+            "/api/serviceaccounts/search", params={"query": login, "perpage": 1000}, headers=self._org(org)
+        )
+        accounts = data.get("serviceAccounts") if isinstance(data, dict) else None
+        for sa in accounts if isinstance(accounts, list) else []:
+            if isinstance(sa, dict) and sa.get("login") == login and isinstance(sa.get("id"), int):
+                return int(sa["id"])
+        return None
 
     def team_id(self, org: int, uid: str | None, name: str | None) -> int | None:
         data = self.get(

@@ -51,13 +51,25 @@ def test_full_backup_of_nested_folders_and_permissions(tmp_path, grafana, popula
         return 1 if not parents[uid] else 1 + depth(parents[uid])
 
     assert max(depth(u) for u in parents) == 3
-    # Every object with an ACL of its own has a permissions file with those entries.
-    expected_acl = {f"1/{uid}" for uid in populated.with_permissions}
-    perm_files = repo_files(repo, "permissions")
-    assert {json.loads((repo / f).read_text())["uid"] for f in perm_files} == {
-        k.split("/", 1)[1] for k in expected_acl
-    }
-    assert all(json.loads((repo / f).read_text())["items"] for f in perm_files)
+    # Every folder and dashboard has a permissions file holding exactly its own entries, as Grafana
+    # lists them; an emptied list (Grafana's defaults removed) is recorded empty, not left out.
+    recorded = {}
+    for f in repo_files(repo, "permissions"):
+        content = json.loads((repo / f).read_text())
+        recorded[content["uid"]] = sorted(
+            (e.get("role") or e.get("teamUid") or e.get("userLogin"), e["permission"])
+            for e in content["items"]
+        )
+    expected = {}
+    for kind, uids in (("folder", populated.folders), ("dashboard", populated.dashboards)):
+        for uid in uids:
+            expected[uid] = sorted(
+                (a.get("role") or a["teamUid"] or a["userLogin"], a["permission"])
+                for a in grafana.permissions(kind, uid)
+            )
+    assert recorded == expected
+    assert populated.locked_down and all(recorded[uid] == [] for uid in populated.locked_down)
+    assert any(("Viewer", 1) in acl for acl in recorded.values())  # Grafana's root defaults
 
     snaps = cli("snapshots", "--json")
     assert snaps.exit_code == 0
@@ -93,22 +105,29 @@ def test_edit_delete_add_then_no_change(tmp_path, grafana, populated):
     second = git(repo, "rev-parse", "HEAD").strip()
     assert second != first
     subject = git(repo, "log", "-1", "--format=%s").strip()
-    assert subject == "backup grafana: 2 added, 3 changed, 1 deleted"
+    # Each dashboard comes and goes with its permissions item.
+    extra = "(+ permissions/shares: 2 added, 0 changed, 1 deleted)"
+    assert subject == f"backup grafana: 2 added, 3 changed, 1 deleted {extra}"
 
     log = cli("log", f"1/{edited[0]}", "--json").json()
     assert [e["change"] for e in log] == ["changed", "added"]
     assert [e["snapshot"] for e in log] == [second, first]
 
     diff = cli("diff", first, second, "--json").json()
-    assert sorted(e["key"] for e in diff["added"]) == sorted(f"1/{u}" for u in added)
-    assert sorted(e["key"] for e in diff["changed"]) == sorted(f"1/{u}" for u in edited)
-    assert [e["key"] for e in diff["deleted"]] == [f"1/{deleted}"]
+
+    def keys(change: str, kind: str) -> list[str]:
+        return sorted(e["key"] for e in diff[change] if e["kind"] == kind)
+
+    assert keys("added", "dashboard") == keys("added", "permissions") == sorted(f"1/{u}" for u in added)
+    assert keys("changed", "dashboard") == sorted(f"1/{u}" for u in edited)
+    assert keys("changed", "permissions") == []
+    assert keys("deleted", "dashboard") == keys("deleted", "permissions") == [f"1/{deleted}"]
     for e in diff["changed"]:
         added_lines = [line for line in e["diff"].splitlines() if line.startswith("+ ")]
         assert len(added_lines) == 1
         assert '"description": "edited' in added_lines[0]
     text = cli("diff", first[:8], "latest")
-    assert "2 added, 3 changed, 1 deleted" in text.stdout
+    assert "4 added, 3 changed, 2 deleted" in text.stdout
     assert '+    "description": "edited 0"' in text.stdout
 
     # A save that changes nothing bumps Grafana's version but not the content hash.

@@ -62,17 +62,25 @@ def test_backup_change_no_change_log_diff_show(tmp_path, grafana, s3, populated)
     assert res.exit_code == 0, res.stderr
     second = res.json()["snapshot"]
     new_blobs = set(objects(s3, "blobs/")) - set(blobs_before)
-    assert len(new_blobs) == 5  # 3 edited + 2 added; the deletion needs no blob
+    assert len(new_blobs) == 7  # 3 edited, 2 added and their 2 permissions; a deletion needs no blob
 
     log = cli("log", f"1/{edited[0]}", "--json").json()
     assert [(e["change"], e["snapshot"]) for e in log] == [("changed", second), ("added", first)]
     diff = cli("diff", first, second, "--json").json()
-    assert sorted(e["key"] for e in diff["added"]) == sorted(f"1/{u}" for u in added)
-    assert sorted(e["key"] for e in diff["changed"]) == sorted(f"1/{u}" for u in edited)
-    assert [e["key"] for e in diff["deleted"]] == [f"1/{deleted}"]
+    # Each dashboard comes and goes with its permissions item; the edits touch the dashboards only.
+    assert sorted((e["kind"], e["key"]) for e in diff["added"]) == sorted(
+        (kind, f"1/{u}") for u in added for kind in ("dashboard", "permissions")
+    )
+    assert sorted((e["kind"], e["key"]) for e in diff["changed"]) == sorted(
+        ("dashboard", f"1/{u}") for u in edited
+    )
+    assert sorted((e["kind"], e["key"]) for e in diff["deleted"]) == [
+        ("dashboard", f"1/{deleted}"),
+        ("permissions", f"1/{deleted}"),
+    ]
     assert all('"description": "edited' in e["diff"] for e in diff["changed"])
     text = cli("diff", first, "latest")
-    assert "2 added, 3 changed, 1 deleted" in text.stdout
+    assert "4 added, 3 changed, 2 deleted" in text.stdout
     assert cli("show", first, f"1/{deleted}").exit_code == 0  # still in the older snapshot
 
     # No change: nothing uploaded, no manifest written, the run still reported.

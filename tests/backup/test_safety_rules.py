@@ -168,7 +168,7 @@ def test_deleting_exactly_max_delete_fraction_records_the_deletions(
     assert res.exit_code == 0, res.stdout + res.stderr
     assert "vanished" not in res.stderr
     assert dashboard_keys(store) == {f"1/{u}" for u in population.dashboards[at_limit:]}
-    assert last_status(cli)["deleted"] == at_limit
+    assert last_status(cli)["deleted"] == 2 * at_limit  # each dashboard with its permissions item
 
 
 @pytest.mark.parametrize(("fraction", "at_limit"), BOUNDARIES)
@@ -193,7 +193,7 @@ def test_deleting_one_more_than_max_delete_fraction_is_held_back(
     res = cli("backup", "--allow-mass-delete")
     assert res.exit_code == 0, res.stdout + res.stderr
     assert dashboard_keys(store) == {f"1/{u}" for u in population.dashboards[at_limit + 1 :]}
-    assert last_status(cli)["deleted"] == at_limit + 1
+    assert last_status(cli)["deleted"] == 2 * (at_limit + 1)  # with their permissions items
 
 
 def test_a_vanished_folder_tree_is_held_back_though_no_dashboard_vanished(

@@ -22,9 +22,9 @@ def hashes(repo: Path, source: str = "grafana") -> dict[tuple[str, str], str]:
     return {(e["kind"], e["key"]): e["hash"] for e in manifest["entries"] if e["source"] == source}
 
 
-def selected(res) -> list[dict]:
-    """The plan items the user asked for (not the parent folders restore checked on the way)."""
-    return [i for i in res.json()["plans"][0]["items"] if not i["dependency"]]
+def selected(res, kind: str = "dashboard") -> list[dict]:
+    """The plan items of a kind the user asked for (not the parent folders restore checked on the way)."""
+    return [i for i in res.json()["plans"][0]["items"] if not i["dependency"] and i["kind"] == kind]
 
 
 def writes(grafana: GrafanaSandbox) -> list[str]:
@@ -297,11 +297,13 @@ def test_migration_into_another_org(tmp_path, grafana):
         grafana.add_team(team, org=org2)
     for login in population.users:
         grafana.add_user(login, org=org2)
+    # A service-account token belongs to one org: the second org has its own.
+    org2_token = grafana.add_service_account("migration", "Admin", org=org2)
     cfg = write_config(
         tmp_path / "dashvault.toml",
         [
             grafana_source(grafana.url, name="org1", api="legacy", orgs=[1]),
-            {**grafana_source(grafana.url, name="org2", api="legacy", orgs=[org2])},
+            grafana_source(grafana.url, name="org2", api="legacy", orgs=[org2], token=org2_token),
         ],
     )
     cli = Cli(cfg)

@@ -32,7 +32,7 @@ def test_demo_runs_end_to_end_and_leaves_nothing_running(tmp_path):
     assert "Traceback" not in res.stderr
     steps = (
         "First backup",
-        "1 added, 1 changed, 0 deleted",
+        "2 added, 1 changed, 0 deleted",  # a new dashboard with its permissions, and an edit
         "0 added, 0 changed, 2 deleted",  # a dashboard and its permissions
         "is back:",
         "2 added, 0 changed, 0 deleted",  # recorded again after the restore

@@ -99,7 +99,7 @@ def test_populate_nested_folders_dashboards_and_permissions(sb: GrafanaSandbox) 
         acl = sb.permissions("folder" if uid in folder_set else "dashboard", uid)
         own = [a for a in acl if not a["inherited"]]
         assert own
-        kinds.update("role" if "role" in a else "team" if "teamId" in a else "user" for a in own)
+        kinds.update("role" if "role" in a else "team" if a["teamId"] else "user" for a in own)
     assert kinds == {"role", "team", "user"}
     assert any(u in folder_set for u in pop.with_permissions)
     assert any(u not in folder_set for u in pop.with_permissions)
@@ -135,7 +135,15 @@ def test_populate_without_permissions_and_into_another_org(sb: GrafanaSandbox) -
     pop = populate(sb, dashboards=25, depth=1, org=org, permissions=False)
     assert pop.with_permissions == [] and pop.org == org
     assert sb.dashboards(org) == sorted(pop.dashboards) and sb.dashboards() == []
-    assert all(not sb.permissions("dashboard", u, org=org) for u in pop.dashboards)
+    # Without ACLs of their own, objects keep the ones Grafana gives on creation: the admin who made
+    # them Admin, and at the root Editor Edit and Viewer View.
+    for u in pop.dashboards:
+        acl = sorted(
+            (a.get("role") or a["userLogin"], a["permission"])
+            for a in sb.permissions("dashboard", u, org=org)
+        )
+        at_root = pop.dashboard_folders[u] is None
+        assert acl == ([("Editor", 2), ("Viewer", 1), ("admin", 4)] if at_root else [("admin", 4)])
     again = populate(sb, dashboards=10, depth=1, org=org, seed=1)
     assert not set(again.dashboards) & set(pop.dashboards)
     assert len(sb.dashboards(org)) == 35

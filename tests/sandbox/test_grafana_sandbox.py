@@ -58,7 +58,9 @@ def page_all_search(client: httpx.Client, kind: str, limit: int, **params: Any) 
         page += 1
 
 
-def list_all_apis(client: httpx.Client, ns: str = "default", limit: int = 5) -> tuple[list[str], int]:
+def list_all_apis(
+    client: httpx.Client, ns: str = "default", limit: int = 5, headers: dict[str, str] | None = None
+) -> tuple[list[str], int]:
     names: list[str] = []
     token: str | None = None
     pages = 0
@@ -66,7 +68,7 @@ def list_all_apis(client: httpx.Client, ns: str = "default", limit: int = 5) -> 
         params: dict[str, Any] = {"limit": limit}
         if token:
             params["continue"] = token
-        res = client.get(f"{APIS}/{ns}/dashboards", params=params)
+        res = client.get(f"{APIS}/{ns}/dashboards", params=params, headers=headers)
         assert res.status_code == 200, res.text
         body = res.json()
         assert body["kind"] == "DashboardList"
@@ -215,21 +217,11 @@ def test_dashboard_save_semantics(sb: GrafanaSandbox, client: httpx.Client) -> N
     )
     assert forced.json()["version"] == 3
 
-    clash = client.post(
+    # Since 11.3 titles need not be unique in a folder (grafana/grafana PR #90687).
+    same_title = client.post(
         "/api/dashboards/db", json={"dashboard": board("Prod", uid="other"), "folderUid": "fa"}
     )
-    assert clash.status_code == 412 and clash.json()["status"] == "name-exists"
-    # Same title at the root is fine.
-    assert (
-        client.post("/api/dashboards/db", json={"dashboard": board("Prod", uid="other")}).status_code == 200
-    )
-    # With overwrite, Grafana saves over the same-title dashboard in that folder, keeping its uid.
-    taken = client.post(
-        "/api/dashboards/db",
-        json={"dashboard": board("Prod", uid="third", tags=["t"]), "folderUid": "fa", "overwrite": True},
-    )
-    assert taken.json()["uid"] == uid and taken.json()["version"] == 4
-    assert "third" not in sb.dashboards()
+    assert same_title.status_code == 200 and same_title.json()["uid"] == "other"
 
     missing_folder = client.post("/api/dashboards/db", json={"dashboard": board("X"), "folderUid": "nope"})
     assert missing_folder.status_code == 400 and missing_folder.json() == {"message": "folder not found"}
@@ -238,7 +230,7 @@ def test_dashboard_save_semantics(sb: GrafanaSandbox, client: httpx.Client) -> N
     assert long_uid.status_code == 400
 
     versions = client.get(f"/api/dashboards/uid/{uid}/versions").json()
-    assert [(v["version"], v["message"]) for v in versions] == [(4, ""), (3, "forced"), (2, ""), (1, "v1")]
+    assert [(v["version"], v["message"]) for v in versions] == [(3, "forced"), (2, ""), (1, "v1")]
     assert client.get(f"/api/dashboards/uid/{uid}/versions/2").json()["data"]["tags"] == ["x"]
 
     # Moving: a save without folderUid puts the dashboard at the root.
@@ -257,7 +249,9 @@ def test_dashboard_save_semantics(sb: GrafanaSandbox, client: httpx.Client) -> N
     assert client.delete(f"/api/dashboards/uid/{uid}").status_code == 404
 
 
-def test_permissions_with_inheritance(sb: GrafanaSandbox, client: httpx.Client) -> None:
+def test_permissions_list_own_entries_grouped_and_replace_on_post(
+    sb: GrafanaSandbox, client: httpx.Client
+) -> None:
     alice = sb.add_user("alice", email="alice@example.com")
     sre = sb.add_team("SRE", uid="team-sre")
     sb.add_folder("p", "Parent")
@@ -276,57 +270,94 @@ def test_permissions_with_inheritance(sb: GrafanaSandbox, client: httpx.Client) 
     assert res.json() == {"message": "Dashboard permissions updated"}
 
     acl = client.get(f"/api/dashboards/uid/{uid}/permissions").json()
-    own = [a for a in acl if not a["inherited"]]
-    inherited = [a for a in acl if a["inherited"]]
-    assert acl == own + inherited
-    assert [(a.get("role"), a.get("team"), a.get("userLogin"), a["permissionName"]) for a in own] == [
-        ("Editor", None, None, "Edit"),
-        (None, "SRE", None, "View"),
-        (None, None, "alice", "Admin"),
+    # Only the dashboard's own entries (the folders' are not listed), users, then teams, then roles.
+    assert [(a.get("role"), a["team"], a["userLogin"], a["permissionName"]) for a in acl] == [
+        (None, "", "alice", "Admin"),
+        (None, "SRE", "", "View"),
+        ("Editor", "", "", "Edit"),
     ]
-    assert own[1]["teamUid"] == "team-sre" and own[2]["userEmail"] == "alice@example.com"
-    assert all(a["isFolder"] is False and a["dashboardUid"] == uid for a in own)
-    assert "userId" not in own[0] and "teamId" not in own[0] and "role" not in own[1]
-    assert [(a["uid"], a.get("role"), a.get("team"), a["isFolder"]) for a in inherited] == [
-        ("c", None, "SRE", True),
-        ("p", "Viewer", None, True),
-    ]
+    assert acl[1]["teamUid"] == "team-sre" and acl[0]["userEmail"] == "alice@example.com"
+    assert all(a["isFolder"] is False and a["uid"] == uid and a["inherited"] is False for a in acl)
+    assert acl[2]["userId"] == 0 and acl[2]["teamId"] == 0 and "role" not in acl[1]
     folder_acl = client.get("/api/folders/c/permissions").json()
-    assert [(a["inherited"], a["uid"]) for a in folder_acl] == [(False, "c"), (True, "p")]
-
-    bad_user = client.post(
-        f"/api/dashboards/uid/{uid}/permissions", json={"items": [{"userId": 999, "permission": 1}]}
-    )
-    assert bad_user.status_code == 400 and bad_user.json() == {"message": "user not found"}
-    bad_team = client.post(
-        f"/api/dashboards/uid/{uid}/permissions", json={"items": [{"teamId": 999, "permission": 1}]}
-    )
-    assert bad_team.json() == {"message": "team not found"}
-    bad_perm = client.post(
-        f"/api/dashboards/uid/{uid}/permissions", json={"items": [{"role": "Viewer", "permission": 3}]}
-    )
-    assert bad_perm.status_code == 400
-
-    # Replace, then delete: the ACL goes with the dashboard.
-    client.post(f"/api/dashboards/uid/{uid}/permissions", json={"items": []})
-    assert [a["inherited"] for a in client.get(f"/api/dashboards/uid/{uid}/permissions").json()] == [
-        True,
-        True,
+    assert [(a["uid"], a["team"], a["isFolder"], a["folderUid"]) for a in folder_acl] == [
+        ("c", "SRE", True, "p")
     ]
+
+    def post(item: dict[str, Any]) -> httpx.Response:
+        return client.post(f"/api/dashboards/uid/{uid}/permissions", json={"items": [item]})
+
+    # validatePermissionsUpdate: 400 with dashboardaccess's two messages, swapped as in the source.
+    both = post({"userId": alice, "teamId": sre, "permission": 1})
+    assert both.status_code == 400
+    assert both.json() == {"message": "team and user permissions cannot have an associated role"}
+    assert post({"userId": alice, "role": "Viewer", "permission": 1}).json() == {
+        "message": "permissions cannot have both a user and team"
+    }
+    # What SetPermissions refuses is a 500.
+    for bad in ({"userId": 999, "permission": 1}, {"teamId": 999, "permission": 1}, {"permission": 1}):
+        refused = post(bad)
+        assert refused.status_code == 500 and refused.json() == {"message": "Failed to update permissions"}
+    # A permission that maps to no actions removes the entry.
+    assert post({"role": "Viewer", "permission": 3}).status_code == 200
+    assert client.get(f"/api/dashboards/uid/{uid}/permissions").json() == []
+
     client.delete(f"/api/dashboards/uid/{uid}")
     assert client.get(f"/api/dashboards/uid/{uid}/permissions").status_code == 404
+
+
+def test_new_objects_get_grafanas_default_permissions(sb: GrafanaSandbox, client: httpx.Client) -> None:
+    """SetDefaultPermissions (dashboards) and setDefaultFolderPermissions (11.x folders)."""
+    made = client.post("/api/folders", json={"uid": "top", "title": "Top"}).json()
+    assert made["uid"] == "top"
+    client.post("/api/folders", json={"uid": "sub", "title": "Sub", "parentUid": "top"})
+    root = client.post("/api/dashboards/db", json={"dashboard": board("Root")}).json()["uid"]
+    nested = client.post("/api/dashboards/db", json={"dashboard": board("In"), "folderUid": "sub"}).json()[
+        "uid"
+    ]
+
+    def entries(path: str) -> list[tuple[str, int]]:
+        acl = client.get(path).json()
+        return sorted((a.get("role") or a["userLogin"], a["permission"]) for a in acl)
+
+    # A service account creating a folder gets nothing on 11.x; the root folder gives Editor/Viewer.
+    assert entries("/api/folders/top/permissions") == [("Editor", 2), ("Viewer", 1)]
+    assert entries("/api/folders/sub/permissions") == []
+    # Dashboards: the creator (a service account too) gets Admin; at the root Editor/Viewer too.
+    assert entries(f"/api/dashboards/uid/{root}/permissions") == [
+        ("Editor", 2),
+        ("Viewer", 1),
+        ("sa-1-sandbox", 4),
+    ]
+    assert entries(f"/api/dashboards/uid/{nested}/permissions") == [("sa-1-sandbox", 4)]
+    # Objects the Python API makes are made by the admin user.
+    sb.add_folder("py", "Py")
+    assert sorted(a.get("role") or a["userLogin"] for a in sb.permissions("folder", "py")) == [
+        "Editor",
+        "Viewer",
+        "admin",
+    ]
 
 
 def test_users_and_teams(sb: GrafanaSandbox, client: httpx.Client) -> None:
     bob = sb.add_user("bob", email="bob@example.com", name="Bob")
     team = sb.add_team("Backend", members=(bob,))
     sb.add_team("Backend Ops")
-    assert client.get("/api/users/lookup", params={"loginOrEmail": "bob"}).json()["id"] == bob
-    assert (
-        client.get("/api/users/lookup", params={"loginOrEmail": "bob@example.com"}).json()["login"] == "bob"
-    )
-    assert client.get("/api/users/lookup", params={"loginOrEmail": "nobody"}).status_code == 404
+    # users:read on global.users:* is the server admin's alone: an org-admin token gets 403.
+    denied = client.get("/api/users/lookup", params={"loginOrEmail": "bob"})
+    assert denied.status_code == 403 and denied.json()["title"] == "Access denied"
+    assert denied.json()["message"].endswith("Permissions needed: users:read")
+    with httpx.Client(base_url=sb.url, auth=("admin", "admin")) as admin:
+        assert admin.get("/api/users/lookup", params={"loginOrEmail": "bob"}).json()["id"] == bob
+        found_by_mail = admin.get("/api/users/lookup", params={"loginOrEmail": "bob@example.com"})
+        assert found_by_mail.json()["login"] == "bob"
+        assert admin.get("/api/users/lookup", params={"loginOrEmail": "nobody"}).status_code == 404
+    # What an org admin may call: the org's users (service accounts left out) and their lookup.
     assert {u["login"] for u in client.get("/api/org/users").json()} == {"admin", "bob"}
+    looked_up = client.get("/api/org/users/lookup", params={"query": "bob"}).json()
+    assert looked_up == [{"userId": bob, "uid": "", "login": "bob", "avatarUrl": "/avatar/sandbox"}]
+    accounts = client.get("/api/serviceaccounts/search", params={"query": "sandbox"}).json()
+    assert [(a["login"], a["role"]) for a in accounts["serviceAccounts"]] == [("sa-1-sandbox", "Admin")]
     found = client.get("/api/teams/search", params={"name": "Backend"}).json()
     assert (
         found["totalCount"] == 1 and found["teams"][0]["id"] == team and found["teams"][0]["memberCount"] == 1
@@ -334,6 +365,61 @@ def test_users_and_teams(sb: GrafanaSandbox, client: httpx.Client) -> None:
     assert client.get("/api/teams/search", params={"query": "back"}).json()["totalCount"] == 2
     assert client.get(f"/api/teams/{team}").json()["name"] == "Backend"
     assert client.get("/api/teams/999").status_code == 404
+
+
+def test_roles_of_service_accounts(sb: GrafanaSandbox) -> None:
+    """A Viewer reads what its role's managed entries reach, never an ACL; an Editor writes at the root."""
+    sb.add_folder("open", "Open")  # a root folder: Editor Edit, Viewer View
+    sb.add_folder("closed", "Closed")
+    sb.set_permissions("folder", "closed", [])
+    inside = sb.add_dashboard(board("Inside"), folder_uid="open")
+    hidden = sb.add_dashboard(board("Hidden"), folder_uid="closed")
+    viewer = sb.add_service_account("reader", "Viewer")
+    editor = sb.add_service_account("writer", "Editor")
+    with httpx.Client(base_url=sb.url, headers={"Authorization": f"Bearer {viewer}"}) as v:
+        listed = {h["uid"] for h in v.get("/api/search").json()}
+        assert inside in listed and "open" in listed and hidden not in listed and "closed" not in listed
+        assert v.get(f"/api/dashboards/uid/{inside}").status_code == 200
+        assert v.get(f"/api/dashboards/uid/{hidden}").status_code == 403
+        assert v.get("/api/dashboards/uid/no-such-one").status_code == 403  # no scope to find it
+        acl = v.get(f"/api/dashboards/uid/{inside}/permissions")
+        assert acl.status_code == 403
+        assert acl.json()["message"].endswith("Permissions needed: dashboards.permissions:read")
+        assert v.post("/api/dashboards/db", json={"dashboard": board("Mine")}).status_code == 403
+        # A token belongs to its org: naming another one is a 401.
+        sb.add_org("Other")
+        other = v.get("/api/search", headers={"X-Grafana-Org-Id": "2"})
+        assert other.status_code == 401 and other.json()["messageId"] == "api-key.organization-mismatch"
+    with httpx.Client(base_url=sb.url, headers={"Authorization": f"Bearer {editor}"}) as e:
+        assert e.post("/api/dashboards/db", json={"dashboard": board("Mine")}).status_code == 200
+        assert e.post("/api/folders", json={"uid": "ed", "title": "Ed"}).status_code == 200
+        into_closed = e.post("/api/dashboards/db", json={"dashboard": board("X"), "folderUid": "closed"})
+        assert into_closed.status_code == 403
+        assert e.get("/api/folders/closed/permissions").status_code == 403
+
+
+def test_older_and_newer_grafana_save_rules() -> None:
+    """name-exists before 11.3; a stale version is a 409 on releases that save through /apis."""
+    with (
+        GrafanaSandbox(token=TOKEN, grafana_version="11.2.0") as old,
+        httpx.Client(base_url=old.url, headers={"Authorization": f"Bearer {TOKEN}"}) as c,
+    ):
+        old.add_folder("fa", "Folder A")
+        c.post("/api/dashboards/db", json={"dashboard": board("Prod", uid="one"), "folderUid": "fa"})
+        clash = c.post(
+            "/api/dashboards/db", json={"dashboard": board("Prod", uid="other"), "folderUid": "fa"}
+        )
+        assert clash.status_code == 412 and clash.json()["status"] == "name-exists"
+    with (
+        GrafanaSandbox(token=TOKEN, grafana_version="12.2.0") as new,
+        httpx.Client(base_url=new.url, headers={"Authorization": f"Bearer {TOKEN}"}) as c,
+    ):
+        uid = c.post("/api/dashboards/db", json={"dashboard": board("Prod")}).json()["uid"]
+        model = c.get(f"/api/dashboards/uid/{uid}").json()["dashboard"]
+        c.post("/api/dashboards/db", json={"dashboard": {**model, "tags": ["x"]}})
+        stale = c.post("/api/dashboards/db", json={"dashboard": model})
+        assert stale.status_code == 409
+        assert stale.json() == {"message": "Dashboard already exists. Use overwrite flag to update."}
 
 
 # -- /apis ----------------------------------------------------------------------------------------
@@ -496,14 +582,20 @@ def test_orgs_and_namespaces(sb: GrafanaSandbox, client: httpx.Client) -> None:
     org2 = sb.add_org("Other")
     sb.add_dashboard(board("One"), org=1)
     two = sb.add_dashboard(board("Two"), org=org2)
-    only_two = client.get("/api/search", headers={"X-Grafana-Org-Id": str(org2)}).json()
-    assert [h["uid"] for h in only_two] == [two]
-    assert client.get(f"/api/dashboards/uid/{two}").status_code == 404
-    assert client.get(f"/api/dashboards/uid/{two}", headers={"X-Grafana-Org-Id": "2"}).status_code == 200
-    res = client.get("/api/search", headers={"X-Grafana-Org-Id": "99"})
-    assert res.status_code == 404 and res.json() == {"message": "org not found"}
-    assert list_all_apis(client, "org-2")[0] == [two]
-    assert client.get(f"{APIS}/org-2/dashboards/{two}").json()["metadata"]["namespace"] == "org-2"
+    # The server admin (basic auth) picks an org by header; a token stays in its own.
+    with httpx.Client(base_url=sb.url, auth=("admin", "admin")) as admin:
+        only_two = admin.get("/api/search", headers={"X-Grafana-Org-Id": str(org2)}).json()
+        assert [h["uid"] for h in only_two] == [two]
+        assert admin.get(f"/api/dashboards/uid/{two}").status_code == 404
+        assert admin.get(f"/api/dashboards/uid/{two}", headers={"X-Grafana-Org-Id": "2"}).status_code == 200
+        res = admin.get("/api/search", headers={"X-Grafana-Org-Id": "99"})
+        assert res.status_code == 404 and res.json() == {"message": "org not found"}
+        assert list_all_apis(admin, "org-2", headers={"X-Grafana-Org-Id": "2"})[0] == [two]
+        resource = admin.get(f"{APIS}/org-2/dashboards/{two}", headers={"X-Grafana-Org-Id": "2"})
+        assert resource.json()["metadata"]["namespace"] == "org-2"
+    assert client.get("/api/search", headers={"X-Grafana-Org-Id": "2"}).status_code == 401
+    # /apis: a namespace of another org is denied before anything is read.
+    assert client.get(f"{APIS}/org-2/dashboards").status_code == 403
     assert len(list_all_apis(client, "default")[0]) == 1
     assert client.get(f"{APIS}/org-99/dashboards").status_code == 404
     assert client.get(f"{APIS}/stacks-1/dashboards").status_code == 404
@@ -656,14 +748,13 @@ def test_hostile_uids_round_trip(sb: GrafanaSandbox, client: httpx.Client) -> No
 
 
 def test_request_log(sb: GrafanaSandbox, client: httpx.Client) -> None:
-    sb.add_org("Two")
-    client.get("/api/search", params={"type": "dash-db", "limit": 3}, headers={"X-Grafana-Org-Id": "2"})
-    client.post("/api/dashboards/db", json={"dashboard": board("Logged")}, headers={"X-Grafana-Org-Id": "2"})
+    client.get("/api/search", params={"type": "dash-db", "limit": 3}, headers={"X-Grafana-Org-Id": "1"})
+    client.post("/api/dashboards/db", json={"dashboard": board("Logged")}, headers={"X-Grafana-Org-Id": "1"})
     client.get("/api/nowhere")
     search, post, unknown = sb.requests
     assert (search.method, search.path, search.status) == ("GET", "/api/search", 200)
     assert search.query == {"type": ["dash-db"], "limit": ["3"]}
-    assert search.headers["X-Grafana-Org-Id"] == "2" and search.auth_scheme == "Bearer"
+    assert search.headers["X-Grafana-Org-Id"] == "1" and search.auth_scheme == "Bearer"
     assert post.json["dashboard"]["title"] == "Logged" and post.status == 200
     assert unknown.status == 404 and unknown.time >= search.time
     assert sb.write_requests() == [post]
@@ -690,7 +781,7 @@ def test_python_api(sb: GrafanaSandbox) -> None:
     with pytest.raises(ValueError, match="user not found"):
         sb.set_permissions("dashboard", uid, [{"userId": 42, "permission": 1}])
     sb.set_permissions("dashboard", uid, [{"role": "Viewer", "permission": 1}])
-    assert sb.permissions("dashboard", uid)[0]["role"] == "Viewer"
+    assert [a["role"] for a in sb.permissions("dashboard", uid)] == ["Viewer"]
     sb.add_user("zoe")
     team = sb.add_team("Zed")
     assert sb.add_team("Zed") == team
