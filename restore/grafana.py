@@ -217,6 +217,8 @@ class GrafanaTarget:
         status, body = self.client.save_dashboard(
             org, model, folder, message=self.message, overwrite=overwrite
         )
+        if status == 409:
+            raise StaleWrite(_message(body, "the dashboard changed meanwhile"))
         if status == 412:
             reason = body.get("status") if isinstance(body, dict) else None
             if reason == "name-exists":

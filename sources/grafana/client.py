@@ -236,9 +236,11 @@ class GrafanaClient:
     def save_dashboard(
         self, org: int, model: dict[str, Any], folder_uid: str, *, message: str, overwrite: bool
     ) -> tuple[int, Any]:
-        """`POST /api/dashboards/db`; 412 (version-mismatch, name-exists) comes back to the caller."""
+        """`POST /api/dashboards/db`; a stale version comes back to the caller: 412 (version-mismatch,
+        name-exists before 11.3) or, on releases that save through /apis (pkg/api/dashboard.go
+        ``saveDashboardViaK8s``), 409 "Dashboard already exists. Use overwrite flag to update."."""
         body = {"dashboard": model, "folderUid": folder_uid, "message": message, "overwrite": overwrite}
-        return self.call("POST", "/api/dashboards/db", json=body, headers=self._org(org), ok=(200, 412))
+        return self.call("POST", "/api/dashboards/db", json=body, headers=self._org(org), ok=(200, 409, 412))
 
     def create_resource(
         self, org: int, name: str, spec: dict[str, Any], folder_uid: str, *, message: str

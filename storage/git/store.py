@@ -407,12 +407,14 @@ def commit_message(manifest: Manifest, changes: Changes) -> str:
         trailers.append(
             f"{TRAILER_PREFIX}Source: {name} {'complete' if st.complete else 'incomplete'} {counts}"
         )
+        trailers.extend(f"{TRAILER_PREFIX}Warning: {name} {_clean(w)}" for w in st.warnings)
     return "\n\n".join(part for part in (subject, "\n".join(body), "\n".join(trailers)) if part) + "\n"
 
 
 def _parse_trailers(sha: str, message: str) -> SnapshotInfo | None:
     """Read a snapshot's summary from its commit message; None for commits dashvault did not make."""
     run, time, sources = "", None, {}
+    warnings: dict[str, list[str]] = {}
     for line in message.splitlines():
         if not line.startswith(TRAILER_PREFIX):
             continue
@@ -424,6 +426,9 @@ def _parse_trailers(sha: str, message: str) -> SnapshotInfo | None:
                 time = datetime.fromisoformat(value.strip())
             except ValueError:
                 return None
+        elif name == "Warning":
+            source, _, text = value.partition(" ")
+            warnings.setdefault(source, []).append(text.strip())
         elif name == "Source":
             parts = value.split()
             if len(parts) < 2:
@@ -435,4 +440,7 @@ def _parse_trailers(sha: str, message: str) -> SnapshotInfo | None:
             )
     if time is None:
         return None
+    for source, said in warnings.items():
+        if source in sources:
+            sources[source].warnings = said
     return SnapshotInfo(id=sha, time=time.astimezone(UTC), run=run, sources=sources)

@@ -1,0 +1,100 @@
+"""Access control through a disaster: restored with an org-admin service-account token, exactly.
+
+Grafana gives every object it creates default permissions (the creator Admin; Editor Edit and Viewer
+View at the root); a restore must leave each object with the ACL it had, an empty one included. The
+expected ACLs are read from the sandbox before the disaster, never from dashvault.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sandbox.generate import Population, populate
+from sandbox.grafana import GrafanaSandbox
+from storage.git import GitStore
+from tests.conftest import TOKEN, Cli, grafana_source, write_config
+
+Acl = list[tuple[str, int]]
+
+
+def acls(grafana: GrafanaSandbox, population: Population) -> dict[str, Acl]:
+    """Every object's own ACL, by who it names: a role, a team uid or a login."""
+    out: dict[str, Acl] = {}
+    for kind, uids in (("folder", population.folders), ("dashboard", population.dashboards)):
+        for uid in uids:
+            out[uid] = sorted(
+                (a.get("role") or a["teamUid"] or a["userLogin"], a["permission"])
+                for a in grafana.permissions(kind, uid)  # type: ignore[arg-type]
+            )
+    return out
+
+
+@pytest.mark.parametrize("api", ["legacy", "apis"])
+def test_a_wiped_instance_comes_back_with_every_acl_exactly_as_it_was(
+    tmp_path: Path, grafana: GrafanaSandbox, api: str
+) -> None:
+    population = populate(grafana, dashboards=60, depth=3, seed=32)
+    before = acls(grafana, population)
+    parents = {**population.folder_parents, **population.dashboard_folders}
+    assert [u for u in population.locked_down if parents[u] is None], "a root object without its defaults"
+    assert any(acl == [] for acl in before.values()) and any(("Viewer", 1) in acl for acl in before.values())
+    # The token is an org admin's service account: not a server admin.
+    denied = httpx.get(
+        f"{grafana.url}/api/users/lookup",
+        params={"loginOrEmail": "admin"},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    assert denied.status_code == 403
+
+    cli = Cli(write_config(tmp_path / "dashvault.toml", [grafana_source(grafana.url, api=api)]))
+    assert cli("backup").exit_code == 0
+    grafana.wipe()  # every folder and dashboard, with their ACLs
+    res = cli("restore", "--snapshot", "latest", "--json")
+    assert res.exit_code == 0, res.stderr
+    [plan] = res.json()["plans"]
+    assert set(plan["counts"]) == {"created"}, plan["counts"]
+    assert not [i for i in plan["items"] if i["detail"]], "no entry was skipped"
+
+    assert acls(grafana, population) == before
+    again = cli("backup", "--json")
+    assert again.exit_code == 0, again.stderr
+    status = again.json()["sources"]["grafana"]
+    assert (status["added"], status["changed"], status["deleted"], status["failed"]) == (0, 0, 0, 0)
+    assert again.json()["snapshot"] is None  # nothing differs from the snapshot restored
+
+
+def test_a_viewer_token_backs_up_warns_once_and_carries_permissions_forward(
+    tmp_path: Path, grafana: GrafanaSandbox
+) -> None:
+    population = populate(grafana, dashboards=30, depth=2, seed=32, permissions=False)
+    admin = Cli(write_config(tmp_path / "dashvault.toml", [grafana_source(grafana.url, api="legacy")]))
+    assert admin("backup").exit_code == 0
+    recorded = admin("snapshots", "--json").json()[0]["id"]
+
+    viewer_token = grafana.add_service_account("reader", "Viewer")
+    viewer = Cli(
+        write_config(
+            tmp_path / "viewer.toml", [grafana_source(grafana.url, api="legacy", token=viewer_token)]
+        )
+    )
+    grafana.update_dashboard(population.dashboards[0], {"description": "edited"})
+    res = viewer("backup", "--json")
+    assert res.exit_code == 0, res.stderr
+    status = res.json()["sources"]["grafana"]
+    [warning] = status["warnings"]
+    assert "dashboards.permissions:read" in warning and "carried forward" in warning
+    assert res.stderr.count("may not read permissions") == 1
+    assert (status["changed"], status["deleted"], status["failed"]) == (1, 0, 0)
+    # Every permissions entry is the one the admin's backup recorded.
+    store = GitStore(tmp_path / "backups")
+
+    def permissions(snapshot: str) -> dict[str, str]:
+        return {e.key: e.hash for e in store.manifest(snapshot).entries if e.kind == "permissions"}
+
+    before, after = permissions(recorded), permissions(res.json()["snapshot"])
+    assert len(before) == len(population.folders) + len(population.dashboards) and before == after
+    listed = viewer("snapshots", "--json").json()[0]
+    assert listed["sources"]["grafana"]["warnings"] == [warning]
