@@ -52,6 +52,8 @@ class GrafanaSourceConfig(SourceBase):
     orgs: list[int] | Literal["all"] = Field(default_factory=lambda: [1])
     page_size: int = Field(default=500, ge=1, le=5000)
     concurrency: Concurrency = 8
+    # The /apis namespace; by default learnt from /api/frontend/settings (Grafana Cloud: the stack's).
+    namespace: str | None = Field(default=None, pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
     @field_validator("orgs", mode="before")
     @classmethod
@@ -83,6 +85,9 @@ class GrafanaSourceConfig(SourceBase):
                 raise field_error("username", "required when password is set")
         if self.orgs == "all" and self.token is not None:
             raise field_error("orgs", '"all" needs username and password (a token belongs to one org)')
+        if self.token is not None and isinstance(self.orgs, list) and len(self.orgs) > 1:
+            # pkg/services/authn/clients/api_key.go ``validateApiKey``: another org's id is a 401.
+            raise field_error("orgs", "a token belongs to one org: list one, or use username and password")
         return self
 
 

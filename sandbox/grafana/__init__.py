@@ -48,6 +48,7 @@ class GrafanaSandbox(LegacyApi, ApisApi):
         fail_listing_after: int | None = None,
         truncate_listing_after: int | None = None,
         grafana_version: str = "11.3.0",
+        stack_id: int | None = None,
         latency: float = 0.0,
         rate_429: float = 0.0,
         retry_after: int = 1,
@@ -70,6 +71,8 @@ class GrafanaSandbox(LegacyApi, ApisApi):
         self.token = token
         self.basic = basic
         self.apis = apis
+        #: Grafana Cloud: every org's /apis namespace is the stack's, ``stacks-<id>``.
+        self.stack_id = stack_id
         self.continue_ttl = continue_ttl
         self.expire_next_continue = expire_next_continue
         self.fail_listing_after = fail_listing_after
@@ -118,6 +121,7 @@ class GrafanaSandbox(LegacyApi, ApisApi):
         r("GET", r"/api/org", self._current_org)
         r("GET", r"/api/orgs", self._list_orgs)
         r("GET", r"/api/user", self._current_user)
+        r("GET", r"/api/frontend/settings", self._frontend_settings)
         r("GET", r"/api/search", self._search)
         r("POST", r"/api/dashboards/db", self._post_dashboard)
         r("GET", rf"/api/dashboards/uid/{uid}", self._get_dashboard)

@@ -101,9 +101,12 @@ class ApisApi(PythonApi):
         denied ("org mismatch") before any verb is looked at.
         """
         ns = req.params["ns"]
-        org_id: int | None = 1 if ns == "default" else None
-        m = re.fullmatch(r"org-([0-9]+)", ns)
-        if m is not None:
+        org_id: int | None = None
+        if self.stack_id is not None:
+            org_id = 1 if ns == self._namespace(1) else None  # a Cloud stack has one org
+        elif ns == "default":
+            org_id = 1
+        elif (m := re.fullmatch(r"org-([0-9]+)", ns)) is not None:
             org_id = int(m.group(1))
         org = self._orgs.get(org_id) if org_id is not None else None
         if org is None:
@@ -123,6 +126,30 @@ class ApisApi(PythonApi):
             raise _k8s_error(403, "Forbidden", f'{resource}.{group} "{name}" is forbidden: {action}')
         return caller
 
+    def _namespace(self, org: int) -> str:
+        """pkg/services/apiserver/endpoints/request/namespace.go ``GetNamespaceMapper``."""
+        return f"stacks-{self.stack_id}" if self.stack_id is not None else namespace_of(org)
+
+    def _frontend_settings(self, req: Request) -> Response:
+        """The part of ``/api/frontend/settings`` clients read: the org's namespace, the build.
+
+        pkg/api/frontendsettings.go ``getFrontendSettings``: ``Namespace = hs.namespacer(c.OrgID)``.
+        """
+        with self.lock:
+            org = self._org(req)
+            self._caller(req, org)
+            return json_response(
+                {
+                    "namespace": self._namespace(org.id),
+                    "buildInfo": {
+                        "version": self.grafana_version,
+                        "commit": "sandbox",
+                        "edition": "Open Source",
+                    },
+                    "featureToggles": {"nestedFolders": True, "kubernetesDashboards": self.apis},
+                }
+            )
+
     def _require_apis(self) -> None:
         if not self.apis:
             raise HTTPError(404, {"message": "Not found"})
@@ -141,11 +168,11 @@ class ApisApi(PythonApi):
             "apiVersion": DASHBOARD_API,
             "metadata": {
                 "name": d.uid,
-                "namespace": namespace_of(org.id),
+                "namespace": self._namespace(org.id),
                 # Legacy SQL storage (pkg/registry/apis/dashboard/legacy/sql_dashboards.go `scanRow`):
                 # resourceVersion and generation are the dashboard's version, the uid comes from the
                 # name, creationTimestamp is the row's `created`, the row id is a label.
-                "uid": cluster_wide_uid(DASHBOARD_GROUP, "Dashboard", namespace_of(org.id), d.uid),
+                "uid": cluster_wide_uid(DASHBOARD_GROUP, "Dashboard", self._namespace(org.id), d.uid),
                 "resourceVersion": str(d.version),
                 "generation": d.version,
                 "creationTimestamp": d.created,
@@ -187,7 +214,7 @@ class ApisApi(PythonApi):
             "apiVersion": FOLDER_API,
             "metadata": {
                 "name": f.uid,
-                "namespace": namespace_of(org.id),
+                "namespace": self._namespace(org.id),
                 "uid": f.k8s_uid,
                 "resourceVersion": str(f.resource_version),
                 "generation": f.version,

@@ -23,6 +23,7 @@ class GrafanaCore(SandboxServer):
     token: str | None
     basic: tuple[str, str] | None
     apis: bool
+    stack_id: int | None
     continue_ttl: float | None
     expire_next_continue: int
     fail_listing_after: int | None

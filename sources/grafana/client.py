@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
@@ -48,6 +49,8 @@ class GrafanaClient:
             auth = BearerAuth(config.token)
         elif config.username is not None and config.password is not None:
             auth = BasicAuth(config.username, config.password)
+        self._namespaces: dict[int, str] = {}
+        self._namespace_lock = threading.Lock()
         self.http = make_client(
             base_url=config.url,
             auth=auth,
@@ -108,6 +111,26 @@ class GrafanaClient:
             return "apis" if self.has_apis() else "legacy"
         return self.config.api
 
+    def namespace(self, org: int) -> str:
+        """The /apis namespace of an org, learnt the way Grafana's own frontend learns it.
+
+        pkg/api/frontendsettings.go sets ``namespace`` in ``/api/frontend/settings`` from
+        ``hs.namespacer(c.OrgID)`` (pkg/services/apiserver/endpoints/request/namespace.go
+        ``GetNamespaceMapper``): ``default`` / ``org-N`` on-prem, the stack's (``stacks-N``, older
+        ``stack-N``) on Grafana Cloud. A configured ``namespace`` wins; a server that does not say
+        (10.x) gets the on-prem form.
+        """
+        if self.config.namespace:
+            return self.config.namespace
+        with self._namespace_lock:
+            if org not in self._namespaces:
+                status, data = self.call(
+                    "GET", "/api/frontend/settings", headers=self._org(org), ok=(200, 404)
+                )
+                said = data.get("namespace") if status == 200 and isinstance(data, dict) else None
+                self._namespaces[org] = said if isinstance(said, str) and said else namespace(org)
+            return self._namespaces[org]
+
     def org_ids(self) -> list[int]:
         if self.config.orgs != "all":
             return list(self.config.orgs)
@@ -163,7 +186,7 @@ class GrafanaClient:
     # -- /apis reads --------------------------------------------------------------------------
 
     def _apis_path(self, org: int, name: str | None = None) -> str:
-        path = f"/apis/{DASHBOARD_GROUP}/{DASHBOARD_VERSION}/namespaces/{namespace(org)}/dashboards"
+        path = f"/apis/{DASHBOARD_GROUP}/{DASHBOARD_VERSION}/namespaces/{self.namespace(org)}/dashboards"
         return f"{path}/{seg(name)}" if name is not None else path
 
     def list_resources(self, org: int) -> Iterator[dict[str, Any]]:
