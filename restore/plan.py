@@ -192,6 +192,7 @@ def build_plan(
     dependencies: Iterable[Entry] = (),
     depth: Callable[[Entry], int] = lambda e: 0,
     concurrency: int = 8,
+    include_provisioned: bool = False,
 ) -> RestorePlan:
     """Read the live state of every item (concurrently) and classify it.
 
@@ -208,6 +209,15 @@ def build_plan(
         key = target.target_key(entry)
         live = target.live(entry, key)
         action, reason = classify(entry, live, newest.get((entry.kind, key)), dependency=dep)
+        provisioned = entry.meta.get("provisioned")
+        if provisioned is not None and not include_provisioned and action is not Action.SKIP:
+            # Grafana refuses to save over a provisioned dashboard and recreates it from its file; a
+            # copy in another instance would lose that link silently.
+            action = Action.SKIP
+            reason = (
+                f"provisioned from {provisioned or 'a file'}: its provisioning restores it "
+                "(--include-provisioned restores it as an ordinary dashboard)"
+            )
         return PlanItem(entry=entry, target_key=key, action=action, reason=reason, live=live, dependency=dep)
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="plan") as pool:
@@ -270,6 +280,8 @@ def execute(
                 item.reason = "follows its restored object"
         if item.action is Action.SKIP:
             item.outcome, item.detail = Outcome.SKIPPED, item.reason
+            if item.entry.kind in OBJECT_KINDS and item.live is None:
+                failed_objects.add(item.target_key)  # left missing: nothing to give permissions to
             return
         if item.action is Action.CONFLICT and plan.policy is Policy.SKIP:
             item.outcome, item.detail = Outcome.CONFLICT, f"{item.reason}; kept the live version"

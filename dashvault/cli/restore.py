@@ -67,6 +67,12 @@ def restore(
     no_permissions: Annotated[
         bool, typer.Option("--no-permissions", help="Skip permissions and shares.")
     ] = False,
+    include_provisioned: Annotated[
+        bool,
+        typer.Option(
+            "--include-provisioned", help="Restore provisioned dashboards too, as ordinary dashboards."
+        ),
+    ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan, write nothing.")] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -118,6 +124,7 @@ def restore(
             dependencies=sel.dependencies,
             depth=sel.depth,
             concurrency=target_config.concurrency,
+            include_provisioned=include_provisioned,
         )
         plans.append((plan, target, newest, sel, target_config.concurrency))
 

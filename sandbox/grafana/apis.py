@@ -163,6 +163,13 @@ class ApisApi(PythonApi):
         annotations["grafana.app/createdBy"] = d.created_by
         annotations["grafana.app/updatedBy"] = d.updated_by
         annotations["grafana.app/updatedTimestamp"] = d.updated
+        if d.provisioned is not None:
+            # legacy/sql_dashboards.go ``scanRow``: a dashboard_provisioning row becomes manager and
+            # source annotations (pkg/apimachinery/utils/meta.go names them).
+            annotations["grafana.app/managedBy"] = "classic-file-provisioning"
+            annotations["grafana.app/managerId"] = "sandbox-provisioner"
+            annotations["grafana.app/managerAllowsEdits"] = "true" if d.provisioned[1] else "false"
+            annotations["grafana.app/sourcePath"] = d.provisioned[0]
         return {
             "kind": "Dashboard",
             "apiVersion": DASHBOARD_API,

@@ -171,6 +171,9 @@ class LegacyApi(PythonApi):
             if not self._may(org, caller, action, target):
                 # dashboards.ErrDashboardUpdateAccessDenied, from the service's guardian check.
                 raise HTTPError(403, {"message": "Access denied to save dashboard"})
+            if existing is not None and existing.provisioned and not existing.provisioned[1]:
+                # dashboard_service.go ``BuildSaveDashboardCommand``: the provisioned dashboard error.
+                raise HTTPError(400, {"message": "Cannot save provisioned dashboard"})
             if existing is not None and not overwrite and model.get("version") != existing.version:
                 if self._version() >= (12, 2):
                     # pkg/api/dashboard.go ``saveDashboardViaK8s`` (newer releases): a stale or missing

@@ -70,8 +70,9 @@ class LegacyViews(GrafanaCore):
             "folderUid": folder.uid if folder else "",
             "folderTitle": folder.title if folder else ROOT_FOLDER_TITLE,
             "folderUrl": self._folder_url(folder) if folder else "",
-            "provisioned": False,
-            "provisionedExternalId": "",
+            # pkg/api/dashboard.go ``GetDashboard``: provisioned only when the UI may not save it.
+            "provisioned": d.provisioned is not None and not d.provisioned[1],
+            "provisionedExternalId": d.provisioned[0] if d.provisioned else "",
         }
 
     def _dash_hit(self, org: _Org, d: _Dashboard) -> dict[str, Any]:

@@ -100,6 +100,11 @@ class PythonApi(AccessControl, LegacyViews):
                 raise KeyError(f"dashboard {uid!r} not found")
             self._remove_dashboard(o, uid)
 
+    def provision(self, uid: str, path: str, *, allow_ui_updates: bool = False, org: int = 1) -> None:
+        """Mark a dashboard as coming from a provisioning file (``path``, relative to its folder)."""
+        with self.lock:
+            self._org_by_id(org).dashboards[uid].provisioned = (path, allow_ui_updates)
+
     def delete_folder(self, uid: str, org: int = 1) -> None:
         """Delete a folder with its subfolders and their dashboards."""
         with self.lock:

@@ -90,6 +90,8 @@ class _Dashboard:
     annotations: dict[str, str] = field(default_factory=dict)
     acl: list[dict[str, Any]] = field(default_factory=list)
     history: list[_Version] = field(default_factory=list)
+    # Set when a file provisioner owns the dashboard: (the file's path, whether the UI may save it).
+    provisioned: tuple[str, bool] | None = None
     # The JSON of `model`, kept with the model it encodes: serving 10k large dashboards must not
     # re-encode each one per request.
     _encoded: tuple[dict[str, Any], bytes] | None = field(default=None, repr=False)

@@ -43,6 +43,13 @@ def dashboard_item_legacy(source: str, org: int, data: dict[str, Any], digest: s
             "updated": meta.get("updated"),
             "updatedBy": meta.get("updatedBy"),
             "api": "legacy",
+            # pkg/api/dashboard.go ``GetDashboard``: set when a provisioning file owns it and the UI
+            # may not save it; a restore cannot write over it (400 "Cannot save provisioned dashboard").
+            **(
+                {"provisioned": str(meta.get("provisionedExternalId") or "")}
+                if meta.get("provisioned")
+                else {}
+            ),
             **({"digest": digest} if digest else {}),
         },
     )
@@ -73,8 +80,25 @@ def dashboard_item_apis(source: str, org: int, res: dict[str, Any]) -> Item:
             "updated": annotations.get("grafana.app/updatedTimestamp"),
             "updatedBy": annotations.get("grafana.app/updatedBy"),
             "api": "apis",
+            **_provisioned(annotations),
         },
     )
+
+
+def _provisioned(annotations: dict[str, Any]) -> dict[str, str]:
+    """{"provisioned": source path} when a manager owns the resource and does not allow edits.
+
+    pkg/apimachinery/utils/meta.go: ``grafana.app/managedBy``, ``grafana.app/managerAllowsEdits``,
+    ``grafana.app/sourcePath``.
+    """
+    if (
+        not annotations.get("grafana.app/managedBy")
+        or annotations.get("grafana.app/managerAllowsEdits") == "true"
+    ):
+        return {}
+    return {
+        "provisioned": str(annotations.get("grafana.app/sourcePath") or annotations["grafana.app/managedBy"])
+    }
 
 
 def acl_items(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
