@@ -122,6 +122,7 @@ class GrafanaSandbox(LegacyApi, ApisApi):
         r("GET", r"/api/orgs", self._list_orgs)
         r("GET", r"/api/user", self._current_user)
         r("GET", r"/api/frontend/settings", self._frontend_settings)
+        r("GET", r"/api/access-control/user/permissions", self._user_permissions)
         r("GET", r"/api/search", self._search)
         r("POST", r"/api/dashboards/db", self._post_dashboard)
         r("GET", rf"/api/dashboards/uid/{uid}", self._get_dashboard)

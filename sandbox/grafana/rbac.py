@@ -31,7 +31,7 @@ from typing import Literal
 
 from sandbox.grafana.core import GrafanaCore
 from sandbox.grafana.state import _Dashboard, _Folder, _now, _Org, _User
-from sandbox.server import HTTPError, Request
+from sandbox.server import HTTPError, Request, Response, json_response
 
 VIEW, EDIT, ADMIN = 1, 2, 4
 ROLES = ("Viewer", "Editor", "Admin")
@@ -52,6 +52,11 @@ _LEVEL = {
     "dashboards.permissions:write": ADMIN,
     "folders.permissions:read": ADMIN,
     "folders.permissions:write": ADMIN,
+}
+_ORG_SCOPES = {
+    "org.users:read": "users:*",
+    "teams:read": "teams:*",
+    "serviceaccounts:read": "serviceaccounts:*",
 }
 # Org-wide actions (no object) and the basic roles that hold them.
 _ORG_ACTIONS = {
@@ -230,3 +235,41 @@ class Rbac(GrafanaCore):
                 "accessErrorId": error_id,
             },
         )
+
+    def _user_permissions(self, req: Request) -> Response:
+        """``GET /api/access-control/user/permissions``: every action the caller holds, with its scopes.
+
+        pkg/services/accesscontrol/api/api.go ``getUserPermissions`` (signed in, no further check).
+        """
+        with self.lock:
+            org = self._org(req)
+            caller = self._caller(req, org)
+            held: dict[str, set[str]] = {}
+
+            def grant(action: str, scope: str) -> None:
+                held.setdefault(action, set()).add(scope)
+
+            if caller.role == "Admin":
+                for action in _LEVEL:
+                    grant(action, "folders:*" if action.startswith("folders") else "dashboards:*")
+                for action, scope in _ORG_SCOPES.items():
+                    grant(action, scope)
+            else:
+                if caller.role in ("Editor", "Viewer"):
+                    grant("folders:read", "folders:uid:general")
+                if caller.role == "Editor":
+                    grant("dashboards:create", "folders:uid:general")
+                    grant("folders:create", "folders:uid:general")
+                objects: list[_Dashboard | _Folder] = [*org.folders.values(), *org.dashboards.values()]
+                for obj in objects:
+                    level = self._level(org, caller, obj)
+                    prefix = "folders" if isinstance(obj, _Folder) else "dashboards"
+                    for action, needed in _LEVEL.items():
+                        if level >= needed and action.startswith(prefix):
+                            grant(action, f"{prefix}:uid:{obj.uid}")
+                for team in org.teams.values():
+                    if caller.user_id in team.members:
+                        grant("teams:read", f"teams:id:{team.id}")
+            if caller.server_admin:
+                grant("users:read", "global.users:*")
+            return json_response({action: sorted(scopes) for action, scopes in sorted(held.items())})

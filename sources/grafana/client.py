@@ -131,6 +131,15 @@ class GrafanaClient:
                 self._namespaces[org] = said if isinstance(said, str) and said else namespace(org)
             return self._namespaces[org]
 
+    def user_permissions(self, org: int) -> dict[str, list[str]] | None:
+        """The caller's RBAC actions and their scopes (``/api/access-control/user/permissions``)."""
+        status, data = self.call(
+            "GET", "/api/access-control/user/permissions", headers=self._org(org), ok=(200, 404)
+        )
+        if status != 200 or not isinstance(data, dict):
+            return None
+        return {str(k): [str(s) for s in v] for k, v in data.items() if isinstance(v, list)}
+
     def org_ids(self) -> list[int]:
         if self.config.orgs != "all":
             return list(self.config.orgs)

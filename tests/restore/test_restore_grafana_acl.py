@@ -7,6 +7,7 @@ expected ACLs are read from the sandbox before the disaster, never from dashvaul
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
@@ -98,3 +99,24 @@ def test_a_viewer_token_backs_up_warns_once_and_carries_permissions_forward(
     assert len(before) == len(population.folders) + len(population.dashboards) and before == after
     listed = viewer("snapshots", "--json").json()[0]
     assert listed["sources"]["grafana"]["warnings"] == [warning]
+
+
+def test_check_says_what_each_token_lacks(tmp_path: Path, grafana: GrafanaSandbox) -> None:
+    populate(grafana, dashboards=5, depth=1, seed=33, permissions=False)
+    tokens = {
+        "admin": TOKEN,
+        "editor": grafana.add_service_account("writer", "Editor"),
+        "viewer": grafana.add_service_account("reader", "Viewer"),
+    }
+    said = {}
+    for role, token in tokens.items():
+        cfg = write_config(tmp_path / f"{role}.toml", [grafana_source(grafana.url, token=token)])
+        res = Cli(cfg)("check")
+        assert res.exit_code == 0, res.stdout + res.stderr
+        # The table wraps long details: its borders out, the words joined again.
+        said[role] = " ".join(re.sub("[\u2500-\u257f]", " ", res.stdout).split())
+    assert "may back up and restore everything" in said["admin"]
+    assert "lacks" not in said["admin"]
+    for role in ("editor", "viewer"):
+        assert "backup lacks dashboards.permissions:read, folders.permissions:read" in said[role]
+        assert "org.users:read" in said[role]
