@@ -136,7 +136,7 @@ name = "${NAME}"
 type = "grafana"
 url = "https://${HOST}:3000"
 token = "${TOKEN}"
-orgs = [1, 2]
+orgs = [2]
 concurrency = "${CONC}"
 """
     env = {
@@ -283,6 +283,8 @@ def test_wrong_type(tmp_path: Path) -> None:
         ("orgs = [0]", "sources[0].orgs: must be a list of org ids (integers >= 1)"),
         ('orgs = "some"', "sources[0].orgs: must be a list of org ids like [1, 2] or \"all\" (got 'some')"),
         ('orgs = "all"', 'sources[0].orgs: "all" needs username and password'),
+        ("orgs = [1, 2]", "sources[0].orgs: a token belongs to one org: list one"),
+        ('namespace = "Stacks_1"', "sources[0].namespace: "),
         ('username = "admin"', "sources[0].token: set either token or username and password, not both"),
     ],
 )
