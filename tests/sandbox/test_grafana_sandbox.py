@@ -757,9 +757,25 @@ def test_request_log(sb: GrafanaSandbox, client: httpx.Client) -> None:
     assert search.headers["X-Grafana-Org-Id"] == "1" and search.auth_scheme == "Bearer"
     assert post.json["dashboard"]["title"] == "Logged" and post.status == 200
     assert unknown.status == 404 and unknown.time >= search.time
+    # Responses are logged as sent, with the route that answered (none for an unknown path).
+    assert search.response is not None and json.loads(search.response) == []
+    assert search.response_type == "application/json" and search.route == "/api/search"
+    assert post.route == "/api/dashboards/db" and json.loads(post.response or b"")["status"] == "success"
+    assert unknown.route is None and json.loads(unknown.response or b"") == {"message": "Not found"}
     assert sb.write_requests() == [post]
     sb.clear_requests()
     assert sb.requests == []
+
+
+def test_request_log_without_bodies() -> None:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    with GrafanaSandbox(token=TOKEN, log_bodies=False) as sb, httpx.Client(base_url=sb.url) as c:
+        c.headers.update(auth)
+        c.post("/api/dashboards/db", json={"dashboard": board("B")})
+        c.head("/api/health")
+        post, head = sb.logged_requests()
+    assert post.status == 200 and post.json is None and post.response is None and post.response_type is None
+    assert head.route == "/api/health" and head.response is None
 
 
 # -- Python API -----------------------------------------------------------------------------------
