@@ -108,6 +108,9 @@ class Response:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     raw: bytes | None = None
+    fault: str | None = None
+    """Set by a handler whose answer simulates a failure (e.g. ``"cut"`` for a body cut short):
+    logged as the record's ``fault``, so that checks of the log can tell it from a real answer."""
 
     def payload(self) -> bytes:
         """The bytes sent as the response body."""
@@ -173,7 +176,7 @@ class RequestRecord:
     duration: float
     json: Any = None
     fault: str | None = None
-    """``"429"`` or ``"503"`` when the answer was an injected fault."""
+    """``"429"``, ``"503"``, an injected status or a handler's ``Response.fault``: a simulated failure."""
     auth_scheme: str | None = None
     """``"Bearer"``, ``"Basic"`` ... (never the credentials)."""
     response: bytes | None = None
@@ -265,6 +268,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             response = json_response({"message": "bad request"}, 400)
         else:
             response, fault = sandbox._process(request)
+            fault = fault or response.fault
         try:
             payload = response.payload()
         except (TypeError, ValueError) as exc:

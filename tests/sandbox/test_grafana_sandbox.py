@@ -16,6 +16,7 @@ import pytest
 
 from sandbox.grafana import GrafanaSandbox
 from sandbox.server import HTTPError, Request, Response, SandboxServer, json_response
+from tests.contract import watch
 
 TOKEN = "test-token-3b9d"
 APIS = "/apis/dashboard.grafana.app/v1beta1/namespaces"
@@ -31,8 +32,8 @@ def board(title: str, **extra: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def sb() -> Iterator[GrafanaSandbox]:
-    sandbox = GrafanaSandbox(token=TOKEN, seed=3).start()
+def sb(request: pytest.FixtureRequest) -> Iterator[GrafanaSandbox]:
+    sandbox = watch(request, GrafanaSandbox(token=TOKEN, seed=3).start())
     try:
         yield sandbox
     finally:
@@ -818,6 +819,7 @@ class Echo(SandboxServer):
         self.route("POST", r"/echo/(?P<name>[^/]+)", self.echo)
         self.route("GET", r"/boom", self.boom)
         self.route("GET", r"/teapot", self.teapot)
+        self.route("GET", r"/cut", self.cut)
 
     def authenticate(self, request: Request) -> str | None:
         return "ok" if request.header("X-Key") == "k" else None
@@ -830,6 +832,9 @@ class Echo(SandboxServer):
 
     def teapot(self, request: Request) -> Response:
         raise HTTPError(418, {"message": "short and stout"}, {"X-Why": "because"})
+
+    def cut(self, request: Request) -> Response:
+        return Response(raw=b'{"items": [', fault="cut")
 
 
 def test_base_server_routing_errors_and_keep_alive() -> None:
@@ -853,11 +858,16 @@ def test_base_server_routing_errors_and_keep_alive() -> None:
             status, headers, _ = call("GET", "/teapot")
             assert status == 418 and headers["X-Why"] == "because"
             assert json.loads(call("GET", "/nothing")[2]) == {"message": "Not found"}
+            assert call("GET", "/cut")[::2] == (200, b'{"items": [')
             # All of the above went over one keep-alive connection.
             assert len(server._connections) == 1
         finally:
             conn.close()
         assert httpx.get(f"{server.url}/teapot").status_code == 401
+    log = {r.path: r for r in server.logged_requests()}
+    # A handler's simulated failure is logged as a fault, like the injected ones.
+    assert log["/cut"].fault == "cut" and log["/echo/x"].fault is None
+    assert log["/teapot"].route is None and log["/boom"].route == "/boom"
     server.stop()  # idempotent
     assert not server.running
 
