@@ -758,25 +758,9 @@ def test_request_log(sb: GrafanaSandbox, client: httpx.Client) -> None:
     assert search.headers["X-Grafana-Org-Id"] == "1" and search.auth_scheme == "Bearer"
     assert post.json["dashboard"]["title"] == "Logged" and post.status == 200
     assert unknown.status == 404 and unknown.time >= search.time
-    # Responses are logged as sent, with the route that answered (none for an unknown path).
-    assert search.response is not None and json.loads(search.response) == []
-    assert search.response_type == "application/json" and search.route == "/api/search"
-    assert post.route == "/api/dashboards/db" and json.loads(post.response or b"")["status"] == "success"
-    assert unknown.route is None and json.loads(unknown.response or b"") == {"message": "Not found"}
     assert sb.write_requests() == [post]
     sb.clear_requests()
     assert sb.requests == []
-
-
-def test_request_log_without_bodies() -> None:
-    auth = {"Authorization": f"Bearer {TOKEN}"}
-    with GrafanaSandbox(token=TOKEN, log_bodies=False) as sb, httpx.Client(base_url=sb.url) as c:
-        c.headers.update(auth)
-        c.post("/api/dashboards/db", json={"dashboard": board("B")})
-        c.head("/api/health")
-        post, head = sb.logged_requests()
-    assert post.status == 200 and post.json is None and post.response is None and post.response_type is None
-    assert head.route == "/api/health" and head.response is None
 
 
 # -- Python API -----------------------------------------------------------------------------------
@@ -819,7 +803,6 @@ class Echo(SandboxServer):
         self.route("POST", r"/echo/(?P<name>[^/]+)", self.echo)
         self.route("GET", r"/boom", self.boom)
         self.route("GET", r"/teapot", self.teapot)
-        self.route("GET", r"/cut", self.cut)
 
     def authenticate(self, request: Request) -> str | None:
         return "ok" if request.header("X-Key") == "k" else None
@@ -832,9 +815,6 @@ class Echo(SandboxServer):
 
     def teapot(self, request: Request) -> Response:
         raise HTTPError(418, {"message": "short and stout"}, {"X-Why": "because"})
-
-    def cut(self, request: Request) -> Response:
-        return Response(raw=b'{"items": [', fault="cut")
 
 
 def test_base_server_routing_errors_and_keep_alive() -> None:
@@ -858,16 +838,11 @@ def test_base_server_routing_errors_and_keep_alive() -> None:
             status, headers, _ = call("GET", "/teapot")
             assert status == 418 and headers["X-Why"] == "because"
             assert json.loads(call("GET", "/nothing")[2]) == {"message": "Not found"}
-            assert call("GET", "/cut")[::2] == (200, b'{"items": [')
             # All of the above went over one keep-alive connection.
             assert len(server._connections) == 1
         finally:
             conn.close()
         assert httpx.get(f"{server.url}/teapot").status_code == 401
-    log = {r.path: r for r in server.logged_requests()}
-    # A handler's simulated failure is logged as a fault, like the injected ones.
-    assert log["/cut"].fault == "cut" and log["/echo/x"].fault is None
-    assert log["/teapot"].route is None and log["/boom"].route == "/boom"
     server.stop()  # idempotent
     assert not server.running
 
