@@ -152,12 +152,13 @@ def allowed(
     return False
 
 
+_REQUIRED = re.compile(r"""(['"])(?P<name>.*)\1 is a required property""")
+
+
 def _missing(error: ValidationError) -> str | None:
-    """The property a ``required`` violation names."""
-    if error.validator != "required" or not isinstance(error.instance, dict):
-        return None
-    absent = [name for name in error.validator_value if name not in error.instance]
-    return str(absent[0]) if len(absent) == 1 else None
+    """The property a ``required`` violation names (each missing property is a violation of its own)."""
+    m = _REQUIRED.fullmatch(error.message) if error.validator == "required" else None
+    return m.group("name") if m is not None else None
 
 
 def _in_failed_conversion(body: Any, path: Sequence[Any]) -> bool:

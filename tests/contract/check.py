@@ -94,6 +94,9 @@ class Checker:
         self.specs = specs
         self.max_bodies = max_bodies
         self.validated: Counter[tuple[str, str, int]] = Counter()
+        """Response bodies validated, by (method, template, status)."""
+        self.checked: set[tuple[str, str, int]] = set()
+        """(method, template, status) of every exchange checked against an operation."""
 
     def check(self, record: RequestRecord) -> list[Deviation]:
         """Every deviation of one logged exchange (none for paths outside ``/api`` and ``/apis``)."""
@@ -117,6 +120,7 @@ class Checker:
             problem = f"{record.method} is not described"
             return [Deviation(record.method, path, record.status, where, problem, expected, query=query)]
         out: list[Deviation] = []
+        self.checked.add((found.operation.method, found.operation.template, record.status))
 
         def add(where: str, problem: str, expected: str) -> None:
             op = found.operation

@@ -39,17 +39,21 @@ def deviations_of(item: pytest.Item) -> list[Deviation]:
     return [d for sandbox in sandboxes for d in check_records(specs, sandbox.logged_requests())]
 
 
+def judge(deviations: list[Deviation]) -> None:
+    """Fail the running test on a deviation; warn of the pending ones (``tests.contract.pending``)."""
+    known = [d for d in deviations if pending(d) is not None]
+    new = [d for d in deviations if pending(d) is None]
+    if known:
+        fixes = sorted({fix.fix for d in known if (fix := pending(d)) is not None})
+        text = report(known) + "\nto be fixed in:\n" + "\n".join(f"- {f}" for f in fixes)
+        warnings.warn(PendingDeviation(text), stacklevel=2)
+    if new:
+        pytest.fail(report(new), pytrace=False)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     """After a passing test body, fail the test on any deviation in its watched sandboxes' logs."""
     result = yield
-    found = deviations_of(item)
-    known = [d for d in found if pending(d) is not None]
-    new = [d for d in found if pending(d) is None]
-    if known:
-        fixes = sorted({fix.fix for d in known if (fix := pending(d)) is not None})
-        text = report(known) + "\nto be fixed in:\n" + "\n".join(f"- {f}" for f in fixes)
-        warnings.warn(PendingDeviation(text), stacklevel=1)
-    if new:
-        pytest.fail(report(new), pytrace=False)
+    judge(deviations_of(item))
     return result

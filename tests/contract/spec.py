@@ -61,8 +61,12 @@ class Schema:
         )
 
     def errors(self, instance: Any) -> list[ValidationError]:
-        """Every violation, shallowest first."""
-        return sorted(self._validator.iter_errors(instance), key=lambda e: (len(e.path), e.json_path))
+        """The violations, shallowest first; a null that is not ``nullable`` is reported once, not twice."""
+        found: dict[tuple[str, str], ValidationError] = {}
+        for error in self._validator.iter_errors(instance):
+            rule = "type" if error.validator == "type" else error.message
+            found.setdefault((error.json_path, rule), error)
+        return sorted(found.values(), key=lambda e: (len(e.path), e.json_path))
 
     def __repr__(self) -> str:
         return f"Schema({self.document.name}#{self.pointer})"

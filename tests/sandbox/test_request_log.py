@@ -15,8 +15,8 @@ TOKEN = "log-token-51a2"
 class Cutting(SandboxServer):
     """One ordinary route, and one whose answer simulates a body cut short."""
 
-    def __init__(self, **knobs: bool) -> None:
-        super().__init__(**knobs)
+    def __init__(self) -> None:
+        super().__init__()
         self.route("GET", r"/whole/(?P<n>[0-9]+)", self.whole)
         self.route("GET", r"/cut", self.cut)
 
