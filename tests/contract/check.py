@@ -208,6 +208,9 @@ class Checker:
             schema = expected.schema
         if schema is None or not has_body:
             return
+        media = (record.response_type or "").split(";", 1)[0].strip().lower()
+        if reply is not None and reply.media_types and not {media, "*/*"} & set(reply.media_types):
+            add("response Content-Type", repr(media), f"produces: {', '.join(reply.media_types)}")
         key = (op.method, op.template, status)
         if self.validated[key] >= self.max_bodies:
             return

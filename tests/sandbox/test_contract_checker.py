@@ -194,6 +194,10 @@ def test_bodies_checked_per_test_are_capped_and_a_cut_listing_page_is_no_deviati
     assert check(record("GET", "/api/search", raw=b'[{"id": 1, "ti')) == []
     assert check(record("GET", APIS, raw=b'{"items": [')) == []
     assert where(check(record("GET", "/api/dashboards/uid/u", raw=b'{"dash'))) == ["response body"]
+    html = record("GET", "/api/search", body=[])
+    html.response_type = "text/html; charset=utf-8"
+    (dev,) = check(html)
+    assert dev.where == "response Content-Type" and dev.expected == "produces: application/json"
     # HEAD is the GET without its body.
     assert check(record("HEAD", "/api/health", raw=b"")) == []
 
