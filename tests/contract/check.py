@@ -10,7 +10,6 @@ allow-listed (``allowances.UNDOCUMENTED``) or a test's own probe of an endpoint 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 from collections import Counter
@@ -186,11 +185,6 @@ class Checker:
     def _check_response(self, op: Operation, record: RequestRecord, add: _Add) -> None:
         status = record.status
         has_body = record.response is not None and record.method != "HEAD" and status != 204
-        body: Any = None
-        parsed = False
-        if has_body and record.response:
-            with contextlib.suppress(ValueError):
-                body, parsed = json.loads(record.response), True
         reply = op.reply(status)
         schema: Schema | None
         if reply is not None:
@@ -198,6 +192,7 @@ class Checker:
         else:
             expected = allowances.undeclared_status(self.specs, op, status)
             if expected is None:
+                body = _parse(record.response) if has_body else None
                 said = (
                     f" (message: {body['message']!r})" if isinstance(body, dict) and "message" in body else ""
                 )
@@ -215,7 +210,8 @@ class Checker:
         if self.validated[key] >= self.max_bodies:
             return
         self.validated[key] += 1
-        if not parsed:
+        body = _parse(record.response)
+        if body is _NOT_JSON:
             # The sandbox's `truncate_listing_after` cuts listing pages in half (a connection cut
             # mid-body) without marking them as a fault: an unparsable listing page is that fault.
             if not (status == 200 and op.method == "GET" and _is_listing(op)):
@@ -227,6 +223,17 @@ class Checker:
         ]
         for error in errors[:MAX_ERRORS]:
             add(f"response body at {_json_path(prefix, error)}", error.message, _expected(error))
+
+
+_NOT_JSON = object()
+
+
+def _parse(raw: bytes | None) -> Any:
+    """A logged body as JSON, ``_NOT_JSON`` when it is not JSON (parsed only when it is checked)."""
+    try:
+        return json.loads(raw or b"")
+    except ValueError:
+        return _NOT_JSON
 
 
 def _is_listing(op: Operation) -> bool:

@@ -184,8 +184,9 @@ class Document:
                     op.consumes = tuple(consumes)
                 else:
                     self._add_request_body(op, f"{where}/requestBody")
+                produces = tuple(item[method].get("produces") or self.contents.get("produces") or ())
                 for status in item[method].get("responses", {}):
-                    self._add_reply(op, f"{where}/responses/{escape(status)}", status)
+                    self._add_reply(op, f"{where}/responses/{escape(status)}", status, produces)
                 yield op
 
     def _add_parameter(self, op: Operation, pointer: str) -> None:
@@ -223,12 +224,13 @@ class Document:
         if media is not None and "schema" in content[media]:
             op.body = self.schema(f"{pointer}/content/{escape(media)}/schema")
 
-    def _add_reply(self, op: Operation, pointer: str, status: str) -> None:
+    def _add_reply(self, op: Operation, pointer: str, status: str, produces: tuple[str, ...]) -> None:
+        """A declared response; ``produces`` gives a 2.0 document's media types (3.0 has them inline)."""
         pointer, reply = self._deref(pointer)
         schema: Schema | None = None
         media_types: tuple[str, ...] = ()
         if self.swagger2:
-            media_types = tuple(self.contents.get("produces") or ())
+            media_types = produces
             if "schema" in reply:
                 schema = self.schema(f"{pointer}/schema")
         else:
