@@ -111,6 +111,7 @@ def test_legacy_reads(sb: GrafanaSandbox, client: GrafanaClient) -> None:
     assert client.permissions(1, "folder", "gone") is None
     assert client.permissions(1, "dashboard", "gone") is None
     assert client.user_id(1, "alice") == alice and client.user_id(1, "nobody") is None
+    assert client.user_id(1, "sa-1-sandbox") is not None  # the token's own service account
     assert client.team_id(1, "team-sre", "SRE") == team
     assert client.find_dashboard_uid(1, "D1", "sub") == uids[1]
     conforms(
@@ -124,8 +125,8 @@ def test_legacy_reads(sb: GrafanaSandbox, client: GrafanaClient) -> None:
         ("GET", "/api/folders/{folder_uid}/permissions", 404),
         ("GET", "/api/dashboards/uid/{uid}/permissions", 200),
         ("GET", "/api/dashboards/uid/{uid}/permissions", 404),
-        ("GET", "/api/users/lookup", 200),
-        ("GET", "/api/users/lookup", 404),
+        ("GET", "/api/org/users/lookup", 200),
+        ("GET", "/api/serviceaccounts/search", 200),
         ("GET", "/api/teams/search", 200),
     )
 
@@ -169,11 +170,15 @@ def test_legacy_writes_and_their_refusals(sb: GrafanaSandbox, client: GrafanaCli
     assert raw(sb, "POST", "/api/dashboards/db", json={"dashboard": {"title": " "}}).status_code == 400
 
     alice = sb.add_user("alice")
+    team = sb.add_team("SRE")
     client.set_permissions(1, "folder", "top", [{"userId": alice, "permission": 2}])
     client.set_permissions(1, "dashboard", "saved", [{"role": "Editor", "permission": 2}])
-    bad = {"items": [{"role": "Viewer", "permission": 3}]}
-    assert raw(sb, "POST", "/api/folders/top/permissions", json=bad).status_code == 400
-    assert raw(sb, "POST", "/api/dashboards/uid/saved/permissions", json=bad).status_code == 400
+    both = {"items": [{"userId": alice, "teamId": team, "permission": 1}]}  # invalid: 400
+    assert raw(sb, "POST", "/api/folders/top/permissions", json=both).status_code == 400
+    assert raw(sb, "POST", "/api/dashboards/uid/saved/permissions", json=both).status_code == 400
+    nobody = {"items": [{"userId": 999, "permission": 1}]}  # refused by the permission store: 500
+    assert raw(sb, "POST", "/api/folders/top/permissions", json=nobody).status_code == 500
+    assert raw(sb, "POST", "/api/dashboards/uid/saved/permissions", json=nobody).status_code == 500
     assert raw(sb, "POST", "/api/dashboards/uid/gone/permissions", json={"items": []}).status_code == 404
     conforms(
         sb,
@@ -191,8 +196,10 @@ def test_legacy_writes_and_their_refusals(sb: GrafanaSandbox, client: GrafanaCli
         ("POST", "/api/dashboards/db", 400),
         ("POST", "/api/folders/{folder_uid}/permissions", 200),
         ("POST", "/api/folders/{folder_uid}/permissions", 400),
+        ("POST", "/api/folders/{folder_uid}/permissions", 500),
         ("POST", "/api/dashboards/uid/{uid}/permissions", 200),
         ("POST", "/api/dashboards/uid/{uid}/permissions", 400),
+        ("POST", "/api/dashboards/uid/{uid}/permissions", 500),
         ("POST", "/api/dashboards/uid/{uid}/permissions", 404),
     )
 
