@@ -1,6 +1,7 @@
 """A small threaded HTTP/1.1 JSON server used as a base for local API stand-ins.
 
-It binds to loopback on a free port, routes requests by method and path regex, logs every request,
+It binds to loopback on a free port, routes requests by method and path regex, logs every exchange
+(with ``log_bodies``, the request's JSON and the response body as sent, so that tests can check both),
 and can inject latency and transient faults (429/503) so that clients can be tested against them.
 """
 
