@@ -1,6 +1,7 @@
 """A small threaded HTTP/1.1 JSON server used as a base for local API stand-ins.
 
-It binds to loopback on a free port, routes requests by method and path regex, logs every request,
+It binds to loopback on a free port, routes requests by method and path regex, logs every exchange
+(with ``log_bodies``, the request's JSON and the response body as sent, so that tests can check both),
 and can inject latency and transient faults (429/503) so that clients can be tested against them.
 """
 
@@ -67,6 +68,8 @@ class Request:
     """Route captures, percent-decoded."""
     user: str | None = None
     """The principal returned by the server's ``authenticate`` hook."""
+    route: str | None = None
+    """The pattern of the route that matched, None when none did (answered by ``not_found``)."""
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         """First value of query parameter ``name``."""
@@ -106,6 +109,9 @@ class Response:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     raw: bytes | None = None
+    fault: str | None = None
+    """Set by a handler whose answer simulates a failure (e.g. ``"cut"`` for a body cut short):
+    logged as the record's ``fault``, so that checks of the log can tell it from a real answer."""
 
     def payload(self) -> bytes:
         """The bytes sent as the response body."""
@@ -142,6 +148,11 @@ class Router:
 
     def match(self, method: str, path: str) -> tuple[Handler, dict[str, str]] | None:
         """Find the handler for a request; named groups are returned percent-decoded."""
+        found = self.resolve(method, path)
+        return (found[0], found[1]) if found is not None else None
+
+    def resolve(self, method: str, path: str) -> tuple[Handler, dict[str, str], str] | None:
+        """Like :meth:`match`, and also the pattern of the route that matched."""
         for route_method, regex, handler in self._routes:
             if route_method != method:
                 continue
@@ -149,7 +160,7 @@ class Router:
             if m is not None:
                 # Match on the raw path first so an encoded "/" inside a segment stays in that segment.
                 params = {k: unquote(v) for k, v in m.groupdict().items() if v is not None}
-                return handler, params
+                return handler, params, regex.pattern
         return None
 
 
@@ -166,9 +177,15 @@ class RequestRecord:
     duration: float
     json: Any = None
     fault: str | None = None
-    """``"429"`` or ``"503"`` when the answer was an injected fault."""
+    """``"429"``, ``"503"``, an injected status or a handler's ``Response.fault``: a simulated failure."""
     auth_scheme: str | None = None
     """``"Bearer"``, ``"Basic"`` ... (never the credentials)."""
+    response: bytes | None = None
+    """The response body as sent (empty for HEAD), kept only when the server's ``log_bodies`` is on."""
+    response_type: str | None = None
+    """The response's Content-Type, when ``log_bodies`` is on."""
+    route: str | None = None
+    """The pattern of the route that answered; None for ``not_found``, 401s and injected faults."""
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -252,22 +269,24 @@ class _RequestHandler(BaseHTTPRequestHandler):
             response = json_response({"message": "bad request"}, 400)
         else:
             response, fault = sandbox._process(request)
+            fault = fault or response.fault
         try:
             payload = response.payload()
         except (TypeError, ValueError) as exc:
             # A handler returned something JSON cannot carry: still answer, as a 500.
             response = json_response({"message": "internal server error", "error": repr(exc)}, 500)
             payload = response.payload()
-        sandbox._log(request, response.status, started, fault)
-        self._send(response, payload, head=self.command == "HEAD")
+        head = self.command == "HEAD"
+        headers = {"Content-Type": "application/json", **response.headers}
+        sent = b"" if head else payload
+        sandbox._log(request, response.status, started, fault, sent, headers["Content-Type"])
+        self._send(response, payload, headers, head=head)
 
-    def _send(self, response: Response, payload: bytes, *, head: bool) -> None:
+    def _send(self, response: Response, payload: bytes, headers: dict[str, str], *, head: bool) -> None:
         try:
             reason = HTTPStatus(response.status).phrase
         except ValueError:
             reason = ""
-        headers = {"Content-Type": "application/json"}
-        headers.update(response.headers)
         headers["Content-Length"] = str(len(payload))
         if self.close_connection:
             headers["Connection"] = "close"
@@ -477,10 +496,10 @@ class SandboxServer:
                 return self.unauthorized(request), None
             request.user = user
             method = "GET" if request.method == "HEAD" else request.method
-            found = self.router.match(method, request.path)
+            found = self.router.resolve(method, request.path)
             if found is None:
                 return self.not_found(request), None
-            handler, request.params = found
+            handler, request.params, request.route = found
             if request.body and self._wants_json(request):
                 try:
                     request.json = jsontext.loads(request.body)
@@ -497,7 +516,15 @@ class SandboxServer:
         content_type = (request.header("content-type") or "").lower()
         return not content_type.startswith(("application/x-www-form-urlencoded", "multipart/"))
 
-    def _log(self, request: Request, status: int, started: float, fault: str | None) -> None:
+    def _log(
+        self,
+        request: Request,
+        status: int,
+        started: float,
+        fault: str | None,
+        payload: bytes,
+        content_type: str,
+    ) -> None:
         wanted = {name.lower(): name for name in self.logged_headers}
         headers = {wanted[k]: v for k, v in request.headers.items() if k in wanted}
         auth = request.header("authorization")
@@ -512,6 +539,10 @@ class SandboxServer:
             json=request.json if self.log_bodies else None,
             fault=fault,
             auth_scheme=auth.split(" ", 1)[0] if auth else None,
+            # The bytes object is the one just sent, so logging it costs a reference, not a copy.
+            response=payload if self.log_bodies else None,
+            response_type=content_type if self.log_bodies else None,
+            route=request.route,
         )
         with self._log_lock:
             self.requests.append(record)

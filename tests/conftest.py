@@ -17,6 +17,10 @@ from dashvault.cli import app
 from sandbox.arduino import ArduinoSandbox
 from sandbox.grafana import GrafanaSandbox
 from tests.arduino_support import start_sandbox
+from tests.contract import watch
+
+# Every test using the `grafana` fixture is also a contract test of its exchanges with the sandbox.
+pytest_plugins = ["tests.contract.plugin"]
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 CORPUS = SHARED / "corpus" / "grafana"
@@ -40,9 +44,12 @@ def arduino() -> Iterator[ArduinoSandbox]:
 
 
 @pytest.fixture
-def grafana() -> Iterator[GrafanaSandbox]:
-    """A Grafana stand-in on a free loopback port, empty, with a known token."""
-    sandbox = GrafanaSandbox(token=TOKEN, seed=1).start()
+def grafana(request: pytest.FixtureRequest) -> Iterator[GrafanaSandbox]:
+    """A Grafana stand-in on a free loopback port, empty, with a known token.
+
+    Its exchanges are checked against Grafana's API documents once the test passes (`tests.contract`).
+    """
+    sandbox = watch(request, GrafanaSandbox(token=TOKEN, seed=1).start())
     try:
         yield sandbox
     finally:

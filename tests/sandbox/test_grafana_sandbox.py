@@ -16,6 +16,7 @@ import pytest
 
 from sandbox.grafana import GrafanaSandbox
 from sandbox.server import HTTPError, Request, Response, SandboxServer, json_response
+from tests.contract import watch
 
 TOKEN = "test-token-3b9d"
 APIS = "/apis/dashboard.grafana.app/v1beta1/namespaces"
@@ -31,8 +32,8 @@ def board(title: str, **extra: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def sb() -> Iterator[GrafanaSandbox]:
-    sandbox = GrafanaSandbox(token=TOKEN, seed=3).start()
+def sb(request: pytest.FixtureRequest) -> Iterator[GrafanaSandbox]:
+    sandbox = watch(request, GrafanaSandbox(token=TOKEN, seed=3).start())
     try:
         yield sandbox
     finally:
