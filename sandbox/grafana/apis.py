@@ -282,7 +282,7 @@ class ApisApi(PythonApi):
                 if self.continue_ttl is not None and time.time() - position.issued > self.continue_ttl:
                     raise _k8s_error(410, "Expired", EXPIRED_MESSAGE)
                 offset, rv, after = position.offset, position.rv, position.last
-            self._check_listing_faults(offset)
+            self._check_listing_faults(offset, apis=True)
             keys = org.dashboard_keys() if kind == "dashboards" else org.folder_keys()
             caller = self._caller(req, org)
             if caller.role != "Admin":  # items the caller may not read are skipped (server.go `List`)

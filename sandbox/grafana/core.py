@@ -92,9 +92,14 @@ class GrafanaCore(SandboxServer):
             stack.extend(children.get(current, []))
         return out
 
-    def _check_listing_faults(self, start: int) -> None:
+    def _check_listing_faults(self, start: int, *, apis: bool = False) -> None:
         limit = self.fail_listing_after
         if limit is not None and start >= limit:
+            if apis:  # the API server's failures are Kubernetes Status bodies
+                status = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure"}
+                raise HTTPError(
+                    500, {**status, "message": "internal error", "reason": "InternalError", "code": 500}
+                )
             raise HTTPError(500, {"message": "internal error"})
 
     def _listing_response(self, body: Any, start: int) -> Response:
@@ -104,6 +109,7 @@ class GrafanaCore(SandboxServer):
             payload = response.payload()
             # A connection cut mid-body, as far as the client can tell: valid length, invalid JSON.
             response.raw = payload[: len(payload) // 2]
+            response.fault = "cut"
         return response
 
     def _org_by_id(self, org: int) -> _Org:

@@ -237,7 +237,8 @@ class LegacyApi(PythonApi):
             if uid not in org.dashboards:
                 raise HTTPError(404, {"message": "Dashboard not found"})
             d = self._remove_dashboard(org, uid)
-            return json_response({"title": d.title, "message": f"Dashboard {d.title} deleted", "id": d.id})
+            # pkg/api/dashboard.go ``deleteDashboard``: title, message and uid.
+            return json_response({"title": d.title, "message": f"Dashboard {d.title} deleted", "uid": d.uid})
 
     def _version_json(self, d: _Dashboard, v: _Version) -> dict[str, Any]:
         return {

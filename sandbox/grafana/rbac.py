@@ -168,7 +168,8 @@ class Rbac(GrafanaCore):
             wanted = user.org_id
         org = self._orgs.get(wanted or 1)
         if org is None:
-            raise HTTPError(404, {"message": "org not found"})
+            # GUESS (not traced in authn): an org the user is not in is no identity there, so 401.
+            raise HTTPError(401, {"message": "Unauthorized"})
         return org
 
     # -- what the caller may do ------------------------------------------------------------------

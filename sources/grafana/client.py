@@ -262,7 +262,8 @@ class GrafanaClient:
         )
 
     def move_folder(self, org: int, uid: str, parent_uid: str) -> tuple[int, Any]:
-        body = {"parentUid": parent_uid or None}
+        # MoveFolderCommand.parentUid is a string: "" is the root (Grafana reads null the same way).
+        body = {"parentUid": parent_uid}
         return self.call("POST", f"/api/folders/{seg(uid)}/move", json=body, headers=self._org(org))
 
     def save_dashboard(
@@ -277,7 +278,11 @@ class GrafanaClient:
     def create_resource(
         self, org: int, name: str, spec: dict[str, Any], folder_uid: str, *, message: str
     ) -> tuple[int, Any]:
-        body = {"metadata": {"name": name, "annotations": _annotations(folder_uid, message)}, "spec": spec}
+        body = {
+            "metadata": {"name": name, "annotations": _annotations(folder_uid, message)},
+            "spec": spec,
+            "status": {},
+        }
         return self.call("POST", self._apis_path(org), json=body, ok=(200, 201, 409))
 
     def update_resource(
@@ -296,7 +301,7 @@ class GrafanaClient:
             "resourceVersion": resource_version,
             "annotations": _annotations(folder_uid, message),
         }
-        body = {"metadata": metadata, "spec": spec}
+        body = {"metadata": metadata, "spec": spec, "status": {}}
         return self.call("PUT", self._apis_path(org, name), json=body, ok=(200, 409))
 
     def set_permissions(self, org: int, kind: str, uid: str, items: list[dict[str, Any]]) -> None:

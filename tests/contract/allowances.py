@@ -27,6 +27,13 @@ UNDOCUMENTED: tuple[tuple[str, re.Pattern[str]], ...] = (
     # every API group's own document: k8s.io/apiserver/pkg/endpoints/discovery/root.go
     # `rootAPIsHandler`. dashvault reads it to learn whether /apis serves dashboards (`has_apis`).
     ("GET", re.compile(r"/apis")),
+    # The settings the frontend boots with, where it learns the /apis namespace: pkg/api/api.go
+    # registers `/api/frontend/settings` (`GetFrontendSettings`, dtos.FrontendSettingsDTO with
+    # `namespace` set in pkg/api/frontendsettings.go); the published document leaves it out.
+    ("GET", re.compile(r"/api/frontend/settings")),
+    # The caller's own RBAC actions: pkg/services/accesscontrol/api/api.go `getUserPermissions`,
+    # registered as /api/access-control/user/permissions (signed in); not in the document either.
+    ("GET", re.compile(r"/api/access-control/user/permissions")),
 )
 
 

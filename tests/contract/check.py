@@ -104,12 +104,12 @@ class Checker:
             return []
         # HEAD is GET without a body (RFC 9110 section 9.3.2); documents describe the GET.
         method = "GET" if record.method == "HEAD" else record.method
+        if allowances.undocumented(method, path):  # before templates, which may match it by accident
+            return []
         found, matches = self.specs.find(method, path)
         query = urlencode(record.query, doseq=True)
         if found is None:
-            if allowances.undocumented(method, path) or (
-                record.route is None and not _from_dashvault(record)
-            ):
+            if record.route is None and not _from_dashvault(record):
                 return []
             declared = sorted({m.operation.method for m in matches})
             if declared:
