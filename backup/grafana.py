@@ -58,9 +58,7 @@ class GrafanaCollector:
 
     def _collect_org(self, org: int, known: set[tuple[str, str]]) -> Iterator[Result]:
         prefix = f"{org}/"
-        folder_uids: list[str] = []
-        for page in self.client.search_pages(org, "dash-folder"):
-            folder_uids.extend(str(h["uid"]) for h in page)
+        folder_uids = list(self.client.search_uids(org, "dash-folder"))
         folder_uids.extend(_missing(known, "folder", prefix, folder_uids))
         # Parents a search did not return (permissions, paging races) are fetched on the way.
         yield from self._pooled(self._folder_task(org, uid) for uid in dict.fromkeys(folder_uids))
@@ -80,10 +78,9 @@ class GrafanaCollector:
             listed = []
 
             def fetches() -> Iterator[Callable[[], list[Result]]]:
-                for page in self.client.search_pages(org, "dash-db"):
-                    for hit in page:
-                        listed.append(str(hit["uid"]))
-                        yield self._dashboard_task(org, str(hit["uid"]))
+                for uid in self.client.search_uids(org, "dash-db"):
+                    listed.append(uid)
+                    yield self._dashboard_task(org, uid)
 
             yield from self._pooled(fetches())
             recheck = _missing(known, "dashboard", prefix, listed)

@@ -93,9 +93,7 @@ class GrafanaTarget:
         try:
             for org in sorted(orgs):
                 for kind, search in (("folder", "dash-folder"), ("dashboard", "dash-db")):
-                    uids = existing.setdefault((kind, org), set())
-                    for page in self.client.search_pages(org, search):
-                        uids.update(str(h["uid"]) for h in page)
+                    existing.setdefault((kind, org), set()).update(self.client.search_uids(org, search))
         except SourceError:
             return  # no listing: every object is read by itself, as without a prefetch
         objects = {(kind, f"{org}/{uid}") for (kind, org), uids in existing.items() for uid in uids}

@@ -49,6 +49,7 @@ class GrafanaSandbox(LegacyApi, ApisApi):
         truncate_listing_after: int | None = None,
         grafana_version: str = "11.3.0",
         stack_id: int | None = None,
+        max_folder_depth: int = 4,
         latency: float = 0.0,
         rate_429: float = 0.0,
         retry_after: int = 1,
@@ -73,6 +74,8 @@ class GrafanaSandbox(LegacyApi, ApisApi):
         self.apis = apis
         #: Grafana Cloud: every org's /apis namespace is the stack's, ``stacks-<id>``.
         self.stack_id = stack_id
+        #: ``[folder] max_nested_folder_depth`` (pkg/setting: default 4, at most 7).
+        self.max_folder_depth = max(1, min(max_folder_depth, 7))
         self.continue_ttl = continue_ttl
         self.expire_next_continue = expire_next_continue
         self.fail_listing_after = fail_listing_after

@@ -24,6 +24,7 @@ class GrafanaCore(SandboxServer):
     basic: tuple[str, str] | None
     apis: bool
     stack_id: int | None
+    max_folder_depth: int
     continue_ttl: float | None
     expire_next_continue: int
     fail_listing_after: int | None

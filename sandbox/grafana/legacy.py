@@ -7,11 +7,13 @@ folders (nested, moved, deleted with their subtree).
 from __future__ import annotations
 
 import string
-from typing import Any
+from typing import Any, TypeVar
 
 from sandbox.grafana.python_api import PythonApi
-from sandbox.grafana.state import MAX_UID_LENGTH, _Dashboard, _display, _Folder, _now, _Version, slugify
+from sandbox.grafana.state import MAX_UID_LENGTH, _Dashboard, _display, _Folder, _now, _Org, _Version, slugify
 from sandbox.server import HTTPError, Request, Response, encode_json, json_response
+
+T = TypeVar("T", _Folder, _Dashboard)
 
 
 class LegacyApi(PythonApi):
@@ -90,7 +92,7 @@ class LegacyApi(PythonApi):
                     for f in org.folders.values()
                     if (not query or query in f.title.casefold()) and in_folder(f.parent_uid) and visible(f)
                 ]
-                folders.sort(key=lambda f: (f.title, f.uid), reverse=descending)
+                folders = self._title_order(folders, descending)
             if kind in ("", "dash-db"):
                 hidden = self.hidden_from_listing
                 for d in org.dashboards.values():
@@ -104,13 +106,48 @@ class LegacyApi(PythonApi):
                             continue
                     if visible(d):
                         dashboards.append(d)
-                dashboards.sort(key=lambda d: (d.title, d.uid), reverse=descending)
+                dashboards = self._title_order(dashboards, descending)
             combined: list[_Folder | _Dashboard] = [*folders, *dashboards]
             hits = [
                 self._folder_hit(org, x) if isinstance(x, _Folder) else self._dash_hit(org, x)
                 for x in combined[start : start + limit]
             ]
         return self._listing_response(hits, start)
+
+    def _check_depth(self, ancestors: int) -> None:
+        """pkg/services/folder/folderimpl ``validateParent``: a folder with as many ancestors as the
+        depth limit is refused (folder.ErrMaximumDepthReached, a 400 with its public message)."""
+        if ancestors >= self.max_folder_depth:
+            raise HTTPError(
+                400,
+                {
+                    "message": "Maximum nested folder depth reached",
+                    "messageId": "folder.maximum-depth-reached",
+                    "statusCode": 400,
+                },
+            )
+
+    def _height(self, org: _Org, uid: str) -> int:
+        """Levels of the subtree under a folder, itself included."""
+        children: dict[str | None, list[str]] = {}
+        for f in org.folders.values():
+            children.setdefault(f.parent_uid, []).append(f.uid)
+
+        def height(u: str) -> int:
+            return 1 + max((height(c) for c in children.get(u, [])), default=0)
+
+        return height(uid)
+
+    def _title_order(self, found: list[T], descending: bool) -> list[T]:
+        """Folders, then dashboards, each by title alone: equal titles in no particular order.
+
+        pkg/services/sqlstore/searchstore/builder.go orders by title with no tie-breaker and
+        pkg/services/search/service.go ``sortedHits`` re-sorts each page with the unstable
+        sort.Sort by lower-cased title, so equal titles may come in another order on every query.
+        """
+        self._uid_rng.shuffle(found)
+        found.sort(key=lambda x: x.title.casefold(), reverse=descending)  # stable: ties stay shuffled
+        return found
 
     def _get_dashboard(self, req: Request) -> Response:
         if req.params["uid"] in self.fail_dashboard_get:
@@ -324,6 +361,8 @@ class LegacyApi(PythonApi):
             if parent is not None and parent not in org.folders:
                 raise HTTPError(404, {"message": "parent folder not found"})
             self._require(req, org, "folders:create", org.folders.get(parent or ""))
+            if parent is not None:
+                self._check_depth(len(self._ancestors(org, parent)))
             if uid is not None:
                 self._concurrent_folder_create(org.id, uid)
             if uid is not None and uid in org.folders:
@@ -375,6 +414,7 @@ class LegacyApi(PythonApi):
                     raise HTTPError(404, {"message": "parent folder not found"})
                 if parent in self._subtree(org, f.uid):
                     raise HTTPError(400, {"message": "a folder cannot be moved into itself or a descendant"})
+                self._check_depth(len(self._ancestors(org, parent)) + self._height(org, f.uid) - 1)
             f.parent_uid = parent
             f.version += 1
             f.updated = _now()

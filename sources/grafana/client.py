@@ -162,6 +162,35 @@ class GrafanaClient:
                 return
             page += 1
 
+    def search_uids(self, org: int, kind: str) -> Iterator[str]:
+        """Every uid `/api/search` lists, once each, with the ties offset paging can skip filled in.
+
+        Grafana orders hits by title alone (pkg/services/sqlstore/searchstore/builder.go: ORDER BY
+        title, no tie-breaker; pkg/services/search/service.go ``sortedHits`` uses the unstable
+        sort.Sort) and pages by offset, and titles need not be unique. Hits sharing the title that
+        ends a full page may fall on either side of the page boundary in the next query, so one can
+        be skipped: each such title is asked for by itself once the pages are read.
+        """
+        seen: set[str] = set()
+        edges: list[str] = []
+        for hits in self.search_pages(org, kind):
+            for h in hits:
+                uid = str(h["uid"])
+                if uid not in seen:
+                    seen.add(uid)
+                    yield uid
+            if len(hits) >= self.config.page_size and isinstance(hits[-1].get("title"), str):
+                edges.append(str(hits[-1]["title"]))
+        for title in dict.fromkeys(edges):
+            params = {"type": kind, "query": title, "limit": 5000}
+            data = self.get("/api/search", params=params, headers=self._org(org))
+            for h in json_list(data, "/api/search"):
+                if isinstance(h, dict) and h.get("uid") and h.get("title") == title:
+                    uid = str(h["uid"])
+                    if uid not in seen:
+                        seen.add(uid)
+                        yield uid
+
     def folder(self, org: int, uid: str) -> dict[str, Any] | None:
         status, data = self.call("GET", f"/api/folders/{seg(uid)}", headers=self._org(org), ok=(200, 404))
         return json_object(data, "/api/folders/:uid") if status == 200 else None

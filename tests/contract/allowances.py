@@ -59,6 +59,9 @@ UNDECLARED_STATUSES: dict[tuple[str, str], frozenset[int]] = {
     # Updating a folder with a stale version: pkg/api/apierrors/folder.go `ToFolderErrorResponse`
     # answers dashboards.ErrFolderVersionMismatch with 412 ("version-mismatch").
     ("PUT", "/api/folders/{folder_uid}"): frozenset({412}),
+    # A move past the nested-folder depth limit (or into its own subtree): pkg/api/apierrors/folder.go
+    # `ToFolderErrorResponse` answers folder.ErrMaximumDepthReached / ErrCircularReference with 400.
+    ("POST", "/api/folders/{folder_uid}/move"): frozenset({400}),
     # Invalid permission items: pkg/api/folder_permission.go `UpdateFolderPermissions` answers 400.
     ("POST", "/api/folders/{folder_uid}/permissions"): frozenset({400}),
 }

@@ -109,6 +109,24 @@ def test_basic_auth_can_be_disabled() -> None:
 # -- legacy search, folders, dashboards -------------------------------------------------------------
 
 
+def test_search_orders_by_title_alone_and_ties_come_in_any_order(
+    sb: GrafanaSandbox, client: httpx.Client
+) -> None:
+    """builder.go orders by title with no tie-breaker; service.go re-sorts with the unstable sort.Sort."""
+    sb.add_folder("f", "Zeta folder")
+    uids = {sb.add_dashboard(board("Same" if n % 2 else "alpha")) for n in range(12)}
+    orders = set()
+    for _ in range(6):
+        hits = client.get("/api/search", params={"limit": 5000}).json()
+        assert hits[0]["type"] == "dash-folder"  # folders first
+        dashboards = [h for h in hits if h["type"] == "dash-db"]
+        assert {h["uid"] for h in dashboards} == uids
+        titles = [h["title"].casefold() for h in dashboards]
+        assert titles == sorted(titles)  # case-insensitive title order
+        orders.add(tuple(h["uid"] for h in dashboards))
+    assert len(orders) > 1  # equal titles came back in more than one order
+
+
 def test_search_pages_give_every_item_once_in_order(sb: GrafanaSandbox, client: httpx.Client) -> None:
     sb.add_folder("top", "Top")
     sb.add_folder("mid", "Mid", parent_uid="top")
@@ -116,13 +134,11 @@ def test_search_pages_give_every_item_once_in_order(sb: GrafanaSandbox, client: 
     uids = []
     for n in range(23):
         folder = [None, "top", "mid", "low"][n % 4]
-        # Duplicate titles in different folders: ordering falls back to uid.
-        uids.append(sb.add_dashboard(board(f"Board {n % 7}"), folder_uid=folder))
+        uids.append(sb.add_dashboard(board(f"Board {n:02}"), folder_uid=folder))
+    # Distinct titles: offset paging gives each once, in title order, whatever the page size.
     for limit in (1, 5, 10, 23, 5000):
         hits = page_all_search(client, "dash-db", limit)
-        assert sorted(h["uid"] for h in hits) == sorted(uids)
-        assert len({h["uid"] for h in hits}) == len(uids)
-        assert [(h["title"], h["uid"]) for h in hits] == sorted((h["title"], h["uid"]) for h in hits)
+        assert [h["uid"] for h in hits] == uids
 
     by_uid = {h["uid"]: h for h in page_all_search(client, "dash-db", 100)}
     root, nested = by_uid[uids[0]], by_uid[uids[3]]
@@ -134,9 +150,7 @@ def test_search_pages_give_every_item_once_in_order(sb: GrafanaSandbox, client: 
     assert {f["uid"]: f.get("folderUid") for f in folders} == {"top": None, "mid": "top", "low": "mid"}
     assert all(f["type"] == "dash-folder" for f in folders)
 
-    assert [h["uid"] for h in client.get("/api/search", params={"query": "board 6"}).json()] == sorted(
-        u for u, h in by_uid.items() if h["title"] == "Board 6"
-    )
+    assert [h["uid"] for h in client.get("/api/search", params={"query": "board 06"}).json()] == [uids[6]]
     in_mid = client.get("/api/search", params={"type": "dash-db", "folderUIDs": "mid"}).json()
     assert {h["folderUid"] for h in in_mid} == {"mid"} and len(in_mid) == 6
 
@@ -890,3 +904,20 @@ def test_concurrent_clients_with_latency(sb: GrafanaSandbox) -> None:
     assert errors == []
     # 5 requests per client at 50 ms each: served concurrently, not one after another (40 x 50 ms).
     assert elapsed < 1.2
+
+
+def test_nested_folders_stop_at_the_depth_limit(sb: GrafanaSandbox, client: httpx.Client) -> None:
+    """[folder] max_nested_folder_depth, 4 by default: a fifth level is refused with a 400."""
+    parent = None
+    for level in range(1, 5):
+        body = {"uid": f"l{level}", "title": f"Level {level}", **({"parentUid": parent} if parent else {})}
+        assert client.post("/api/folders", json=body).status_code == 200
+        parent = f"l{level}"
+    fifth = client.post("/api/folders", json={"uid": "l5", "title": "Level 5", "parentUid": "l4"})
+    assert fifth.status_code == 400 and fifth.json()["message"] == "Maximum nested folder depth reached"
+    # Moving a two-level subtree under level 3 would make five levels too.
+    client.post("/api/folders", json={"uid": "s1", "title": "S1"})
+    client.post("/api/folders", json={"uid": "s2", "title": "S2", "parentUid": "s1"})
+    moved = client.post("/api/folders/s1/move", json={"parentUid": "l3"})
+    assert moved.status_code == 400 and sb.folders().count("s1") == 1
+    assert client.post("/api/folders/s1/move", json={"parentUid": "l2"}).status_code == 200
