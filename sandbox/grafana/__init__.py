@@ -82,8 +82,9 @@ class GrafanaSandbox(LegacyApi, ApisApi):
         self.truncate_listing_after = truncate_listing_after
         self.grafana_version = grafana_version
         #: uid -> changes applied just before the next write to that dashboard arrives, as if
-        #: someone saved it between a client's read and its write (optimistic-concurrency tests).
-        self.edit_before_write: dict[str, dict[str, Any]] = {}
+        #: someone saved it between a client's read and its write (optimistic-concurrency tests);
+        #: a list of changes: one such save before each of the next writes.
+        self.edit_before_write: dict[str, dict[str, Any] | list[dict[str, Any]]] = {}
         #: folder uid -> title of a folder someone else creates (at the root) just before the next
         #: create of that uid arrives: the create then meets Grafana's 409 for an existing uid.
         self.folder_created_before_write: dict[str, str] = {}

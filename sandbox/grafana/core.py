@@ -30,7 +30,7 @@ class GrafanaCore(SandboxServer):
     fail_listing_after: int | None
     truncate_listing_after: int | None
     grafana_version: str
-    edit_before_write: dict[str, dict[str, Any]]
+    edit_before_write: dict[str, dict[str, Any] | list[dict[str, Any]]]
     folder_created_before_write: dict[str, str]
     fail_dashboard_get: set[str]
     hidden_from_listing: set[str]

@@ -201,7 +201,15 @@ class PythonApi(AccessControl, LegacyViews):
     # -- edits between a read and a write (legacy and /apis handlers) ------------------------------
 
     def _concurrent_edit(self, org: int, uid: str) -> None:
-        changes = self.edit_before_write.pop(uid, None)
+        # A list: one save by someone else before each of the next writes.
+        queued = self.edit_before_write.get(uid)
+        if isinstance(queued, list):
+            changes = queued.pop(0) if queued else None
+            if not queued:
+                del self.edit_before_write[uid]
+        else:
+            changes = queued
+            self.edit_before_write.pop(uid, None)
         if changes is not None and uid in self._org_by_id(org).dashboards:
             self.update_dashboard(uid, changes, org=org)
 

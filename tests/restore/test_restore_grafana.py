@@ -277,6 +277,27 @@ def test_a_save_that_changed_nothing_between_plan_and_write_does_not_block_the_r
 
 
 @pytest.mark.parametrize("api", APIS)
+def test_a_write_refused_twice_is_a_conflict_not_a_third_try(tmp_path, grafana, api):
+    population = populate(grafana, dashboards=4, depth=1, seed=16, permissions=False)
+    uid = population.dashboards[0]
+    cli = setup(tmp_path, grafana, api)
+    assert cli("backup").exit_code == 0
+    grafana.update_dashboard(uid, {"description": "v2"})
+    assert cli("backup").exit_code == 0
+    first = cli("snapshots", "--json").json()[1]["id"]
+    # Someone saves (unchanged) before each of our writes: each re-read still allows the rollback,
+    # but after the second refusal restore stops and reports it.
+    grafana.edit_before_write[uid] = [{}, {}, {}]
+    grafana.clear_requests()
+    res = cli("restore", "--snapshot", first, "--key", uid, "--json")
+    assert res.exit_code == 0, res.stderr
+    [item] = selected(res)
+    assert item["outcome"] == "conflict" and item["detail"].startswith("changed while restoring"), item
+    assert grafana.get_dashboard(uid)["description"] == "v2"
+    assert len([w for w in writes(grafana) if "permissions" not in w]) == 2, writes(grafana)
+
+
+@pytest.mark.parametrize("api", APIS)
 def test_dry_run_on_a_wiped_target_plans_every_create_and_writes_nothing(tmp_path, grafana, api):
     populate(grafana, dashboards=50, depth=3, seed=17)
     cli = setup(tmp_path, grafana, api)
