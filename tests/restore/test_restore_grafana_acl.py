@@ -120,3 +120,30 @@ def test_check_says_what_each_token_lacks(tmp_path: Path, grafana: GrafanaSandbo
     for role in ("editor", "viewer"):
         assert "backup lacks dashboards.permissions:read, folders.permissions:read" in said[role]
         assert "org.users:read" in said[role]
+
+
+def test_an_acl_naming_a_service_account_comes_back(tmp_path: Path, grafana: GrafanaSandbox) -> None:
+    """Service accounts are no org users: they are found through /api/serviceaccounts/search."""
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    made = httpx.post(
+        f"{grafana.url}/api/dashboards/db", json={"dashboard": {"title": "By a robot"}}, headers=auth
+    )
+    uid = made.json()["uid"]
+    before = sorted(
+        (a.get("role") or a["userLogin"], a["permission"]) for a in grafana.permissions("dashboard", uid)
+    )
+    assert ("sa-1-sandbox", 4) in before  # the creating service account got Admin
+    cli = Cli(write_config(tmp_path / "dashvault.toml", [grafana_source(grafana.url, api="legacy")]))
+    assert cli("backup").exit_code == 0
+    grafana.delete_dashboard(uid)
+    res = cli("restore", "--key", uid, "--json")
+    assert res.exit_code == 0, res.stderr
+    assert all(not i["detail"] for i in res.json()["plans"][0]["items"])
+    after = sorted(
+        (a.get("role") or a["userLogin"], a["permission"]) for a in grafana.permissions("dashboard", uid)
+    )
+    assert after == before
+    lookups = [
+        r.path for r in grafana.logged_requests() if r.path.startswith(("/api/serviceaccounts", "/api/users"))
+    ]
+    assert lookups == ["/api/serviceaccounts/search"]
