@@ -53,7 +53,7 @@ class GrafanaSourceConfig(SourceBase):
     page_size: int = Field(default=500, ge=1, le=5000)
     concurrency: Concurrency = 8
     # The /apis namespace; by default learnt from /api/frontend/settings (Grafana Cloud: the stack's).
-    namespace: str | None = Field(default=None, pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+    namespace: str | None = None
 
     @field_validator("orgs", mode="before")
     @classmethod
@@ -70,6 +70,13 @@ class GrafanaSourceConfig(SourceBase):
                 raise ValueError('must be a list of org ids (integers >= 1) or "all"')
         if len(set(value)) != len(value):
             raise ValueError("must not list an org id twice")
+        return value
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", value):
+            raise ValueError("must be a namespace name: 1-63 lower-case letters, digits and '-'")
         return value
 
     @model_validator(mode="after")

@@ -284,7 +284,7 @@ def test_wrong_type(tmp_path: Path) -> None:
         ('orgs = "some"', "sources[0].orgs: must be a list of org ids like [1, 2] or \"all\" (got 'some')"),
         ('orgs = "all"', 'sources[0].orgs: "all" needs username and password'),
         ("orgs = [1, 2]", "sources[0].orgs: a token belongs to one org: list one"),
-        ('namespace = "Stacks_1"', "sources[0].namespace: "),
+        ('namespace = "Stacks_1"', "sources[0].namespace: must be a namespace name: 1-63 lower-case letters"),
         ('username = "admin"', "sources[0].token: set either token or username and password, not both"),
     ],
 )
