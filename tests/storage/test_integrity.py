@@ -22,54 +22,10 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from sandbox.generate import Population, populate
+from sandbox.generate import Population
 from sandbox.grafana import GrafanaSandbox
-from tests.conftest import Cli, S3Target, grafana_source, write_config
-
-# -- helpers: what a user of git, zstd and an S3 client would do by hand ---------------------------
-
-
-def git(repo: Path, *args: str, data: bytes | None = None) -> str:
-    proc = subprocess.run(["git", "-C", str(repo), *args], input=data, capture_output=True, check=True)
-    return proc.stdout.decode()
-
-
-def bucket_listing(s3: S3Target) -> dict[str, tuple[int, str]]:
-    """Every key of the bucket (any prefix) -> (size, ETag)."""
-    pages = s3.client().get_paginator("list_objects_v2").paginate(Bucket=s3.bucket)
-    return {o["Key"]: (int(o["Size"]), o["ETag"]) for p in pages for o in p.get("Contents", [])}
-
-
-def get(s3: S3Target, key: str) -> bytes:
-    return s3.client().get_object(Bucket=s3.bucket, Key=key)["Body"].read()
-
-
-def put(s3: S3Target, key: str, body: bytes) -> None:
-    s3.client().put_object(Bucket=s3.bucket, Key=key, Body=body)
-
-
-def model(grafana: GrafanaSandbox, uid: str) -> dict[str, object]:
-    """A dashboard as the sandbox holds it, without the fields dashvault does not store."""
-    found = grafana.get_dashboard(uid)
-    assert found is not None
-    return {k: v for k, v in found.items() if k not in ("id", "version")}
-
-
-@pytest.fixture
-def populated(grafana: GrafanaSandbox) -> Population:
-    return populate(grafana, dashboards=64, depth=2, seed=7)  # >= 64 blobs: a dictionary
-
-
-def s3_cli(tmp_path: Path, grafana: GrafanaSandbox, s3: S3Target) -> Cli:
-    source = grafana_source(grafana.url, api="legacy")
-    return Cli(write_config(tmp_path / "dashvault.toml", [source], **s3.storage()))
-
-
-def git_cli(tmp_path: Path, grafana: GrafanaSandbox, **source: object) -> Cli:
-    return Cli(
-        write_config(tmp_path / "dashvault.toml", [grafana_source(grafana.url, api="legacy", **source)])
-    )
-
+from tests.conftest import Cli, S3Target
+from tests.storage.integrity_support import bucket_listing, get, git, git_cli, model, put, s3_cli
 
 # -- S3: a blob replaced by another valid zstd frame -----------------------------------------------
 
@@ -223,45 +179,6 @@ def test_a_damaged_dictionary_fails_only_the_blobs_that_need_it(tmp_path, grafan
     shown = cli("show", "latest", f"1/{steady}")
     assert shown.exit_code == 0, shown.stderr
     assert json.loads(shown.stdout)["dashboard"] == model(grafana, steady)
-
-
-def test_s3_verify_names_a_missing_blob_exactly(tmp_path, grafana, s3, populated):
-    cli = s3_cli(tmp_path, grafana, s3)
-    assert cli("backup").exit_code == 0
-    [snapshot] = [s["id"] for s in cli("snapshots", "--json").json()]
-    uid = populated.dashboards[3]
-    digest = cli("log", f"1/{uid}", "--json").json()[0]["hash"]
-    key = f"dashvault/blobs/{digest[:2]}/{digest}"
-    s3.client().delete_object(Bucket=s3.bucket, Key=key)
-
-    for args, read_data in (((), False), (("--read-data",), True)):
-        res = cli("verify", *args, "--json")
-        assert res.exit_code == 1
-        report = res.json()
-        assert report["ok"] is False and report["read_data"] is read_data and report["manifests"] == []
-        [problem] = report["problems"]
-        assert problem["hash"] == digest and problem["problem"] == "missing"
-        assert problem["location"] == key and problem["error"] == "is missing"
-        assert [(r["snapshot"], r["kind"], r["key"]) for r in problem["references"]] == [
-            (snapshot, "dashboard", f"1/{uid}")
-        ]
-        assert problem["references"][0]["title"] == model(grafana, uid)["title"]
-    text = cli("verify")
-    assert f"MISSING {key}: is missing" in text.stdout
-    assert f"used by {snapshot} grafana dashboard 1/{uid}" in text.stdout
-
-
-def test_s3_verify_names_a_damaged_manifest_and_why(tmp_path, grafana, s3, populated):
-    cli = s3_cli(tmp_path, grafana, s3)
-    assert cli("backup").exit_code == 0
-    [snapshot] = [s["id"] for s in cli("snapshots", "--json").json()]
-    [manifest_key] = [k for k in bucket_listing(s3) if k.startswith("dashvault/snapshots/")]
-    put(s3, manifest_key, b"not a manifest")
-    report = cli("verify", "--json").json()
-    assert report["ok"] is False
-    [damaged] = report["manifests"]
-    assert damaged["snapshot"] == snapshot
-    assert isinstance(damaged["error"], str) and damaged["error"]
 
 
 # -- git: objects rewritten or lost behind dashvault's back ----------------------------------------

@@ -1,0 +1,54 @@
+"""What the integrity tests share: what a user of git and an S3 client would do by hand, and fixtures."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from sandbox.generate import Population, populate
+from sandbox.grafana import GrafanaSandbox
+from tests.conftest import Cli, S3Target, grafana_source, write_config
+
+
+def git(repo: Path, *args: str, data: bytes | None = None) -> str:
+    proc = subprocess.run(["git", "-C", str(repo), *args], input=data, capture_output=True, check=True)
+    return proc.stdout.decode()
+
+
+def bucket_listing(s3: S3Target) -> dict[str, tuple[int, str]]:
+    """Every key of the bucket (any prefix) -> (size, ETag)."""
+    pages = s3.client().get_paginator("list_objects_v2").paginate(Bucket=s3.bucket)
+    return {o["Key"]: (int(o["Size"]), o["ETag"]) for p in pages for o in p.get("Contents", [])}
+
+
+def get(s3: S3Target, key: str) -> bytes:
+    return s3.client().get_object(Bucket=s3.bucket, Key=key)["Body"].read()
+
+
+def put(s3: S3Target, key: str, body: bytes) -> None:
+    s3.client().put_object(Bucket=s3.bucket, Key=key, Body=body)
+
+
+def model(grafana: GrafanaSandbox, uid: str) -> dict[str, object]:
+    """A dashboard as the sandbox holds it, without the fields dashvault does not store."""
+    found = grafana.get_dashboard(uid)
+    assert found is not None
+    return {k: v for k, v in found.items() if k not in ("id", "version")}
+
+
+@pytest.fixture
+def populated(grafana: GrafanaSandbox) -> Population:
+    return populate(grafana, dashboards=64, depth=2, seed=7)  # >= 64 blobs: a dictionary
+
+
+def s3_cli(tmp_path: Path, grafana: GrafanaSandbox, s3: S3Target) -> Cli:
+    source = grafana_source(grafana.url, api="legacy")
+    return Cli(write_config(tmp_path / "dashvault.toml", [source], **s3.storage()))
+
+
+def git_cli(tmp_path: Path, grafana: GrafanaSandbox, **source: object) -> Cli:
+    return Cli(
+        write_config(tmp_path / "dashvault.toml", [grafana_source(grafana.url, api="legacy", **source)])
+    )
