@@ -35,6 +35,19 @@ def setup(tmp_path: Path, grafana: GrafanaSandbox, api: str, **extra: object) ->
     return Cli(write_config(tmp_path / "dashvault.toml", [grafana_source(grafana.url, api=api, **extra)]))
 
 
+def rollback_setup(tmp_path: Path, grafana: GrafanaSandbox, api: str) -> tuple[Cli, str, str, str]:
+    """Two snapshots of a dashboard edited between them: (cli, its uid, the first snapshot's id, the
+    description it had then, read from the sandbox)."""
+    population = populate(grafana, dashboards=4, depth=1, seed=16, permissions=False)
+    uid = population.dashboards[0]
+    original = grafana.get_dashboard(uid)["description"]  # type: ignore[index]
+    cli = setup(tmp_path, grafana, api)
+    assert cli("backup").exit_code == 0
+    grafana.update_dashboard(uid, {"description": "v2"})
+    assert cli("backup").exit_code == 0
+    return cli, uid, cli("snapshots", "--json").json()[1]["id"], original
+
+
 @pytest.mark.parametrize("api", APIS)
 def test_disaster_drill_restores_every_hash(tmp_path, grafana, api):
     populate(grafana, dashboards=300, depth=3, seed=11)
@@ -228,13 +241,7 @@ def test_concurrent_edit_between_plan_and_write_is_never_clobbered(tmp_path, gra
     if api == "legacy-on-12.2":
         # Releases that save /api/dashboards/db through /apis answer a stale version with 409.
         grafana.grafana_version, api = "12.2.0", "legacy"
-    population = populate(grafana, dashboards=4, depth=1, seed=16, permissions=False)
-    uid = population.dashboards[0]
-    cli = setup(tmp_path, grafana, api)
-    assert cli("backup").exit_code == 0
-    grafana.update_dashboard(uid, {"description": "v2"})
-    assert cli("backup").exit_code == 0
-    first = cli("snapshots", "--json").json()[1]["id"]
+    cli, uid, first, _ = rollback_setup(tmp_path, grafana, api)
     # Rolling back to the first snapshot is an update (live = newest snapshot) ... until someone
     # saves the dashboard between our read and our write.
     grafana.edit_before_write[uid] = {"description": "saved by someone else meanwhile"}
@@ -256,14 +263,7 @@ def test_concurrent_edit_between_plan_and_write_is_never_clobbered(tmp_path, gra
 def test_a_save_that_changed_nothing_between_plan_and_write_does_not_block_the_rollback(
     tmp_path, grafana, api
 ):
-    population = populate(grafana, dashboards=4, depth=1, seed=16, permissions=False)
-    uid = population.dashboards[0]
-    original = grafana.get_dashboard(uid)["description"]
-    cli = setup(tmp_path, grafana, api)
-    assert cli("backup").exit_code == 0
-    grafana.update_dashboard(uid, {"description": "v2"})
-    assert cli("backup").exit_code == 0
-    first = cli("snapshots", "--json").json()[1]["id"]
+    cli, uid, first, original = rollback_setup(tmp_path, grafana, api)
     # Someone saves the dashboard unchanged (a new version, the same content as the newest snapshot):
     # the write is refused as stale, the re-read still matches the newest snapshot, so it is an update.
     grafana.edit_before_write[uid] = {}
@@ -278,13 +278,7 @@ def test_a_save_that_changed_nothing_between_plan_and_write_does_not_block_the_r
 
 @pytest.mark.parametrize("api", APIS)
 def test_a_write_refused_twice_is_a_conflict_not_a_third_try(tmp_path, grafana, api):
-    population = populate(grafana, dashboards=4, depth=1, seed=16, permissions=False)
-    uid = population.dashboards[0]
-    cli = setup(tmp_path, grafana, api)
-    assert cli("backup").exit_code == 0
-    grafana.update_dashboard(uid, {"description": "v2"})
-    assert cli("backup").exit_code == 0
-    first = cli("snapshots", "--json").json()[1]["id"]
+    cli, uid, first, _ = rollback_setup(tmp_path, grafana, api)
     # Someone saves (unchanged) before each of our writes: each re-read still allows the rollback,
     # but after the second refusal restore stops and reports it.
     grafana.edit_before_write[uid] = [{}, {}, {}]
