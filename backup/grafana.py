@@ -15,8 +15,10 @@ from sources.grafana.items import (
     dashboard_item_apis,
     dashboard_item_legacy,
     folder_item,
+    library_panel_item,
     permissions_item,
 )
+from sources.grafana.library import library_panel, library_panels
 from storage.model import Entry
 
 
@@ -62,6 +64,7 @@ class GrafanaCollector:
         folder_uids.extend(_missing(known, "folder", prefix, folder_uids))
         # Parents a search did not return (permissions, paging races) are fetched on the way.
         yield from self._pooled(self._folder_task(org, uid) for uid in dict.fromkeys(folder_uids))
+        yield from self._library_panels(org, known)
 
         if self.api_used == "apis":
             listed: list[str] = []
@@ -86,16 +89,39 @@ class GrafanaCollector:
             recheck = _missing(known, "dashboard", prefix, listed)
             yield from self._pooled(self._dashboard_task(org, uid) for uid in recheck)
 
+    def _library_panels(self, org: int, known: set[tuple[str, str]]) -> Iterator[Result]:
+        """Library panels come whole in their listing; only those it missed are asked for by uid."""
+        listed: list[str] = []
+        for data in library_panels(self.client, org):
+            listed.append(str(data["uid"]))
+            yield library_panel_item(self.source, org, data)
+
+        def recheck(uid: str) -> Callable[[], list[Result]]:
+            def run() -> list[Result]:
+                data = library_panel(self.client, org, uid)
+                return [] if data is None else [library_panel_item(self.source, org, data)]
+
+            return lambda: self._failing("library-panel", org, uid, run, riders=())
+
+        yield from self._pooled(recheck(uid) for uid in _missing(known, "library-panel", f"{org}/", listed))
+
     def _pooled(self, tasks: Iterable[Callable[[], list[Result]]]) -> Iterator[Result]:
         return pooled(tasks, limit=self.config.concurrency, name=self.source)
 
-    def _failing(self, kind: str, org: int, uid: str, fn: Callable[[], list[Result]]) -> list[Result]:
-        # An object we could not read also leaves its permissions unknown: both keep their last state.
+    def _failing(
+        self,
+        kind: str,
+        org: int,
+        uid: str,
+        fn: Callable[[], list[Result]],
+        riders: tuple[str, ...] = ("permissions",),
+    ) -> list[Result]:
+        # An object we could not read also leaves what rides on it unknown: all keep their last state.
         try:
             return fn()
         except SourceError as exc:
             key = f"{org}/{uid}"
-            return [ItemFailure(kind, key, exc.message), ItemFailure("permissions", key, exc.message)]
+            return [ItemFailure(k, key, exc.message) for k in (kind, *riders)]
 
     def _folder_task(self, org: int, uid: str) -> Callable[[], list[Result]]:
         def run() -> list[Result]:

@@ -14,13 +14,22 @@ from typing import Any, TypeVar
 
 from restore.plan import Action, Live, Outcome, PlanItem, Policy, StaleWrite
 from sources.config import GrafanaSourceConfig
-from sources.errors import SourceError
+from sources.errors import ResponseError, SourceError
 from sources.grafana.client import GrafanaClient
 from sources.grafana.items import (
     dashboard_item_apis,
     dashboard_item_legacy,
     folder_item,
+    library_panel_item,
+    library_panel_uids,
     permissions_item,
+)
+from sources.grafana.library import (
+    CONNECT_FAILED,
+    create_library_panel,
+    library_panel,
+    library_panels,
+    update_library_panel,
 )
 from storage.hashing import entry_for
 from storage.model import Entry, SnapshotInfo
@@ -66,6 +75,7 @@ class GrafanaTarget:
         # Permissions are applied concurrently: a lookup in flight is waited for, not repeated.
         self._users: dict[tuple[int, str], int | None] = {}
         self._teams: dict[tuple[int, str | None, str | None], int | None] = {}
+        self._libraries: dict[tuple[int, str], bool] = {}
         self._lookup_locks: dict[tuple[object, ...], threading.Lock] = {}
         self._lookup_guard = threading.Lock()
 
@@ -88,19 +98,23 @@ class GrafanaTarget:
         An object the listing missed (created meanwhile, hidden by a paging race) is only assumed
         missing: creating it is refused (409/412), and the re-plan reads it.
         """
-        orgs = {split_key(key)[0] for kind, key in keys if kind in ("folder", "dashboard", "permissions")}
+        listed = ("folder", "dashboard", "library-panel")
+        orgs = {split_key(key)[0] for kind, key in keys if kind in (*listed, "permissions")}
         existing: dict[tuple[str, int], set[str]] = {}
         try:
             for org in sorted(orgs):
                 for kind, search in (("folder", "dash-folder"), ("dashboard", "dash-db")):
                     existing.setdefault((kind, org), set()).update(self.client.search_uids(org, search))
+                if any(kind == "library-panel" for kind, _ in keys):
+                    uids = {str(e["uid"]) for e in library_panels(self.client, org)}
+                    existing.setdefault(("library-panel", org), set()).update(uids)
         except SourceError:
             return  # no listing: every object is read by itself, as without a prefetch
         objects = {(kind, f"{org}/{uid}") for (kind, org), uids in existing.items() for uid in uids}
         absent_objects = {
             key for kind, key in keys if kind in ("folder", "dashboard") and (kind, key) not in objects
         }
-        self._absent = {(kind, key) for kind, key in keys if kind in ("folder", "dashboard")} - objects
+        self._absent = {(kind, key) for kind, key in keys if kind in listed} - objects
         # Permissions of an object that does not exist do not exist either.
         self._absent |= {(kind, key) for kind, key in keys if kind == "permissions" and key in absent_objects}
 
@@ -130,6 +144,12 @@ class GrafanaTarget:
                 return None
             version = (data.get("dashboard") or {}).get("version")
             return Live(entry_for(dashboard_item_legacy(self.name, org, data))[0].hash, {"version": version})
+        if entry.kind == "library-panel":
+            element = library_panel(self.client, org, uid)
+            if element is None:
+                return None
+            item = library_panel_item(self.name, org, element)
+            return Live(entry_for(item)[0].hash, {"version": element.get("version")})
         if entry.kind == "permissions":
             kind = str(entry.meta.get("object") or "dashboard")
             raw = self.client.permissions(org, kind, uid)
@@ -145,6 +165,8 @@ class GrafanaTarget:
         kind = item.entry.kind
         if kind == "folder":
             self._folder(item, content, policy)
+        elif kind == "library-panel":
+            self._library_panel(item, content, policy)
         elif kind == "dashboard":
             self._dashboard(item, content, policy)
         elif kind == "permissions":
@@ -176,6 +198,27 @@ class GrafanaTarget:
             self.client.move_folder(org, uid, parent)
         item.outcome = Outcome.UPDATED
 
+    def _library_panel(self, item: PlanItem, content: dict[str, Any], policy: Policy) -> None:
+        org, uid = split_key(item.target_key)
+        name, folder = str(content.get("name") or uid), str(content.get("folderUid") or "")
+        model = dict(content.get("model") or {})
+        if item.action is Action.CONFLICT and policy is Policy.COPY:
+            # Dashboards name a library panel by uid: a copy under another uid would be used by none.
+            item.outcome = Outcome.CONFLICT
+            item.detail = "library panels are not copied; kept the live one"
+            return
+        if item.action is Action.CREATE:
+            status, body = create_library_panel(self.client, org, uid, name, model, folder)
+            if status == 400:  # the uid, or the name in that folder, is taken: look again
+                raise StaleWrite(_message(body, "a library panel with that name or uid exists"))
+            item.outcome = Outcome.CREATED
+            return
+        version = (item.live.token if item.live else {}).get("version")
+        status, body = update_library_panel(self.client, org, uid, name, model, folder, version=version)
+        if status in (400, 412):
+            raise StaleWrite(_message(body, "the library panel changed meanwhile"))
+        item.outcome = Outcome.UPDATED
+
     def _dashboard(self, item: PlanItem, content: dict[str, Any], policy: Policy) -> None:
         org, uid = split_key(item.target_key)
         model = dict(content.get("dashboard") or {})
@@ -186,13 +229,37 @@ class GrafanaTarget:
             when = self.snapshot.time.strftime("%Y-%m-%d %H:%M UTC")
             model["title"] = f"{model.get('title') or uid} (restored {when})"
         model["uid"] = uid
+        missing = [u for u in library_panel_uids(model) if not self._library_panel_exists(org, u)]
         if self.api == "apis":
-            self._dashboard_apis(item, org, uid, model, folder, create=copy or item.action is Action.CREATE)
+            try:
+                self._dashboard_apis(
+                    item, org, uid, model, folder, create=copy or item.action is Action.CREATE
+                )
+            except ResponseError as exc:
+                # Legacy storage connects the library panels after the save, and its error is the
+                # apiserver's 500 (pkg/registry/apis/dashboard/legacy/sql_dashboards.go).
+                if exc.status != 500 or not missing:
+                    raise
+                item.outcome = Outcome.INCOMPLETE
         else:
             self._dashboard_legacy(item, org, uid, model, folder, copy=copy, policy=policy)
-        if copy:
+        if copy and item.outcome is not Outcome.INCOMPLETE:
             item.outcome, item.new_key = Outcome.COPIED, f"{org}/{uid}"
             item.detail = f"restored as {uid} beside the live dashboard"
+        if missing and item.outcome in (Outcome.CREATED, Outcome.UPDATED, Outcome.COPIED):
+            item.outcome = Outcome.INCOMPLETE
+        if item.outcome is Outcome.INCOMPLETE:
+            item.new_key = f"{org}/{uid}" if copy else None
+            item.detail = (
+                f"saved, but its library panels {', '.join(missing) or '(unknown)'} are in neither the "
+                "snapshot nor Grafana: those panels show as missing"
+            )
+
+    def _library_panel_exists(self, org: int, uid: str) -> bool:
+        """Whether the target has the library panel now (asked once per uid; restored ones come first)."""
+        return self._once(
+            self._libraries, (org, uid), lambda: library_panel(self.client, org, uid) is not None
+        )
 
     def _dashboard_legacy(
         self,
@@ -215,6 +282,12 @@ class GrafanaTarget:
         status, body = self.client.save_dashboard(
             org, model, folder, message=self.message, overwrite=overwrite
         )
+        if status == 500:
+            # pkg/api/dashboard.go ``postDashboard``: saved, then its library panels not connected.
+            if _message(body, "") != CONNECT_FAILED:
+                raise SourceError(f"{self.name}: saving dashboard {uid} answered 500: {_message(body, '')}")
+            item.outcome = Outcome.INCOMPLETE
+            return
         if status == 409:
             raise StaleWrite(_message(body, "the dashboard changed meanwhile"))
         if status == 412:

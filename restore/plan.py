@@ -54,6 +54,8 @@ class Outcome(StrEnum):
     COPIED = "copied"
     SKIPPED = "skipped"
     CONFLICT = "conflict"
+    #: Written, but not whole: what it needs is missing (a dashboard's library panels).
+    INCOMPLETE = "incomplete"
     FAILED = "failed"
 
 
@@ -148,7 +150,7 @@ class RestorePlan:
 
     @property
     def failed(self) -> bool:
-        return any(i.outcome is Outcome.FAILED for i in self.items)
+        return any(i.outcome in (Outcome.FAILED, Outcome.INCOMPLETE) for i in self.items)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -255,6 +257,8 @@ def _stages(items: list[PlanItem], depth: Callable[[Entry], int]) -> list[list[P
 
 
 OBJECT_KINDS = ("folder", "dashboard")
+# Items that ride on the object of the same key: written after it, and only if it is there.
+RIDER_KINDS = ("permissions", "public-dashboard", "shares")
 
 
 def execute(
@@ -271,7 +275,7 @@ def execute(
     failed_objects: set[str] = set()
 
     def run_one(item: PlanItem) -> None:
-        if item.entry.kind not in OBJECT_KINDS:
+        if item.entry.kind in RIDER_KINDS:
             if item.target_key in failed_objects:
                 item.outcome, item.detail = Outcome.SKIPPED, "its object was not restored"
                 return
@@ -326,7 +330,7 @@ def execute(
         for stage in _stages(plan.items, depth):
             list(pool.map(run_one, stage))
     for item in plan.items:
-        if item.outcome is Outcome.FAILED:
+        if item.outcome in (Outcome.FAILED, Outcome.INCOMPLETE):
             log.warning(
                 "restore failed",
                 extra={

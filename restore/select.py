@@ -10,7 +10,7 @@ from storage.errors import NotFoundError
 from storage.model import Entry, Manifest, SnapshotInfo
 from storage.store import Store, resolve_snapshot
 
-OBJECT_KINDS = ("folder", "dashboard")
+OBJECT_KINDS = ("folder", "library-panel", "dashboard")
 
 
 def choose_snapshot(store: Store, ref: str | None, at: str | None) -> SnapshotInfo:
@@ -45,9 +45,18 @@ def _org(key: str) -> str:
 
 
 def select(
-    manifest: Manifest, source: str, *, keys: Iterable[str] = (), folder: str | None = None
+    manifest: Manifest,
+    source: str,
+    *,
+    keys: Iterable[str] = (),
+    folder: str | None = None,
+    uses: Callable[[Entry], Iterable[str]] = lambda e: (),
 ) -> Selection:
-    """Entries of `source` to restore: everything, or the given keys and/or a folder's subtree."""
+    """Entries of `source` to restore: everything, or the given keys and/or a folder's subtree.
+
+    `uses` names the keys of the library panels a selected dashboard needs: they come along as
+    dependencies (created if missing, never changed), as parent folders do.
+    """
     entries = [e for e in manifest.entries if e.source == source]
     folders = {e.key: e for e in entries if e.kind == "folder"}
 
@@ -92,12 +101,20 @@ def select(
                 wanted.add(e.key)
     # An object and the items that ride along with it (permissions, shares) share its key.
     selected = [e for e in entries if e.key in wanted]
-    chosen = {e.key for e in selected if e.kind == "folder"}
-    deps: dict[str, Entry] = {}
-    for e in selected:
+    chosen = {(e.kind, e.key) for e in selected}
+    libraries = {e.key: e for e in entries if e.kind == "library-panel"}
+    extra = {
+        k: libraries[k]
+        for e in selected
+        if e.kind == "dashboard"
+        for k in uses(e)
+        if k in libraries and ("library-panel", k) not in chosen
+    }
+    deps: dict[tuple[str, str], Entry] = {("library-panel", k): e for k, e in extra.items()}
+    for e in [*selected, *extra.values()]:
         for a in ancestors(e):
-            if a.key not in chosen:
-                deps[a.key] = a
+            if ("folder", a.key) not in chosen:
+                deps[("folder", a.key)] = a
     return Selection(selected, list(deps.values()), depth)
 
 

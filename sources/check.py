@@ -33,6 +33,7 @@ BACKUP_ACTIONS = (
     "folders:read",
     "dashboards.permissions:read",
     "folders.permissions:read",
+    "library.panels:read",
 )
 RESTORE_ACTIONS = (
     "dashboards:create",
@@ -41,6 +42,8 @@ RESTORE_ACTIONS = (
     "folders:write",
     "dashboards.permissions:write",
     "folders.permissions:write",
+    "library.panels:create",
+    "library.panels:write",
     "org.users:read",
     "teams:read",
     "serviceaccounts:read",

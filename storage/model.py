@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 FORMAT_VERSION = 1
 
 #: Kinds in the order restore replays them and the CLI prefers them when a key is ambiguous.
-KIND_ORDER = ("folder", "dashboard", "permissions", "shares")
+# Restore order: folders, then what dashboards use, dashboards, then what rides on an object.
+KIND_ORDER = ("folder", "library-panel", "dashboard", "permissions", "public-dashboard", "shares")
 
 
 def short_id(snapshot_id: str) -> str:

@@ -11,7 +11,14 @@ import hashlib
 from pathlib import PurePosixPath
 
 # Plural directory names per kind, as in DESIGN.md section 4.
-KIND_DIRS = {"folder": "folders", "dashboard": "dashboards", "permissions": "permissions", "shares": "shares"}
+KIND_DIRS = {
+    "folder": "folders",
+    "library-panel": "library-panels",
+    "dashboard": "dashboards",
+    "permissions": "permissions",
+    "public-dashboard": "public-dashboards",
+    "shares": "shares",
+}
 
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 # Well below the 255-byte name limit of common filesystems, leaving room for ".json".

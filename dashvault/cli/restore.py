@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -20,10 +21,27 @@ from restore.plan import Action, Outcome, Policy, RestorePlan, build_plan, execu
 from restore.select import choose_snapshot, newest_entries, select
 from restore.targets import make_target, org_map_for
 from sources.config import GrafanaSourceConfig
-from storage.errors import NotFoundError
-from storage.model import short_id
+from sources.grafana.items import library_panel_uids
+from storage.errors import DashvaultError, NotFoundError
+from storage.model import Entry, SnapshotInfo, short_id
+from storage.store import Store
 
 # -- restore ----------------------------------------------------------------------------------
+
+
+def library_panels_of(store: Store, snap: SnapshotInfo) -> Callable[[Entry], list[str]]:
+    """The keys of the library panels a Grafana dashboard of the snapshot uses (from its content)."""
+
+    def uses(entry: Entry) -> list[str]:
+        org = entry.key.partition("/")[0]
+        try:
+            model = store.load(snap.id, entry).get("dashboard")
+        except DashvaultError:
+            return []  # its own restore reports the damage
+
+        return [f"{org}/{uid}" for uid in library_panel_uids(model if isinstance(model, dict) else {})]
+
+    return uses
 
 
 def print_plan(plan: RestorePlan, *, dry_run: bool) -> None:
@@ -93,7 +111,7 @@ def restore(
     selections = []
     for name in names:
         try:
-            sel = select(manifest, name, keys=key or (), folder=folder)
+            sel = select(manifest, name, keys=key or (), folder=folder, uses=library_panels_of(store, snap))
         except NotFoundError:
             if len(names) == 1:
                 raise

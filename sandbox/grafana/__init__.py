@@ -91,7 +91,8 @@ class GrafanaSandbox(LegacyApi, ApisApi):
         #: Dashboard uids whose ``GET /api/dashboards/uid/<uid>`` answers 500 (the uid's permissions
         #: and versions still answer): a dashboard that is listed but cannot be read. Empty: none.
         self.fail_dashboard_get: set[str] = set()
-        #: Dashboard uids left out of ``/api/search`` and the ``/apis`` dashboard list, while every
+        #: Dashboard (and library panel) uids left out of ``/api/search``, the ``/apis`` dashboard
+        #: list and the library panel list, while every
         #: read by uid still finds them: Grafana's search index lagging behind its database (tests of
         #: the re-check before a dashboard is called deleted). Empty: every dashboard is listed.
         self.hidden_from_listing: set[str] = set()
@@ -149,6 +150,13 @@ class GrafanaSandbox(LegacyApi, ApisApi):
         r("GET", r"/api/serviceaccounts/search", self._search_service_accounts)
         r("GET", r"/api/teams/search", self._search_teams)
         r("GET", rf"/api/teams/(?P<id>{_SEG})", self._get_team)
+        lib = r"/api/library-elements"
+        r("GET", lib, self._list_library_elements)
+        r("POST", lib, self._create_library_element)
+        r("GET", rf"{lib}/{uid}", self._get_library_element)
+        r("PATCH", rf"{lib}/{uid}", self._patch_library_element)
+        r("DELETE", rf"{lib}/{uid}", self._delete_library_element)
+        r("GET", rf"{lib}/{uid}/connections/?", self._library_connections)
         r("GET", r"/apis", self._api_groups)
         dash_base = rf"/apis/{re.escape(DASHBOARD_API)}{_NS}/dashboards"
         r("GET", dash_base, self._apis_list_dashboards)

@@ -16,7 +16,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sandbox.grafana.python_api import PythonApi
+from sandbox.grafana.library import LibraryApi
 from sandbox.grafana.rbac import Caller
 from sandbox.grafana.state import MAX_UID_LENGTH, _Dashboard, _Folder, _Org, cluster_wide_uid
 from sandbox.server import HTTPError, Request, Response, encode_json, json_response
@@ -89,8 +89,8 @@ class _Continue:
     last: str
 
 
-class ApisApi(PythonApi):
-    """Handlers of the ``/apis`` routes; on ``PythonApi`` for the ``edit_before_write`` hook."""
+class ApisApi(LibraryApi):
+    """Handlers of the ``/apis`` routes; on ``LibraryApi`` for the connection step of a save."""
 
     # -- namespace selection -----------------------------------------------------------------------
 
@@ -428,6 +428,7 @@ class ApisApi(PythonApi):
                 annotations=annotations,
                 default_acl=grant == "default",
             )
+            self._connect_or_fail(org, d)
             return json_response(self._dash_resource(org, d), 201)
 
     def _apis_update_dashboard(self, req: Request) -> Response:
@@ -473,7 +474,16 @@ class ApisApi(PythonApi):
             )
             d.labels = labels
             d.annotations = annotations
+            self._connect_or_fail(org, d)
             return json_response(self._dash_resource(org, d))
+
+    def _connect_or_fail(self, org: _Org, d: _Dashboard) -> None:
+        """pkg/registry/apis/dashboard/legacy/sql_dashboards.go ``SaveDashboard`` connects the library
+        panels after the save and returns the error as it is: the apiserver's 500 (GUESS on the body,
+        the generic ``InternalError`` status of an unmapped error)."""
+        error = self._connect_library_panels(org, d.uid, d.model)
+        if error is not None:
+            raise _k8s_error(500, "InternalError", f"Internal error occurred: {error}")
 
     def _apis_delete_dashboard(self, req: Request) -> Response:
         self._require_apis()

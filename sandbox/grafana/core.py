@@ -12,8 +12,22 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from sandbox.grafana.state import _ALNUM, _Dashboard, _Folder, _k8s_uid, _now, _Org, _User, _Version, slugify
+from sandbox.grafana.state import (
+    _ALNUM,
+    _Dashboard,
+    _Folder,
+    _k8s_uid,
+    _now,
+    _Org,
+    _User,
+    _Version,
+    library_uids,
+    slugify,
+)
 from sandbox.server import HTTPError, Response, SandboxServer, json_response
+
+NOT_FOUND = "library element could not be found"
+CONNECT_FAILED = "Error while connecting library panels"
 
 
 class GrafanaCore(SandboxServer):
@@ -198,6 +212,7 @@ class GrafanaCore(SandboxServer):
     def _remove_dashboard(self, org: _Org, uid: str) -> _Dashboard:
         d = org.dashboards.pop(uid)
         org.unindex(d)
+        self._forget_dashboard(org, uid)
         org.changed()
         self._next_rv()
         return d
@@ -255,12 +270,46 @@ class GrafanaCore(SandboxServer):
             acl.append({"role": "Viewer", "permission": 1, "created": now, "updated": now})
         return acl
 
+    def _connect_library_panels(self, org: _Org, dashboard_uid: str, model: dict[str, Any]) -> str | None:
+        """Connect a saved dashboard to its library panels; the error, if one is missing."""
+        uids = library_uids(model)
+        if any(uid is None or uid not in org.library for uid in uids):
+            missing = next((u for u in uids if u is None or u not in org.library), None)
+            return "library panel header is missing required property uid" if missing is None else NOT_FOUND
+        for linked in org.library_links.values():
+            linked.discard(dashboard_uid)
+        for uid in uids:
+            if uid is not None:
+                org.library_links.setdefault(uid, set()).add(dashboard_uid)
+        return None
+
+    def _forget_dashboard(self, org: _Org, uid: str) -> None:
+        """What goes with a deleted dashboard: its library panel connections and its public dashboard.
+
+        pkg/services/dashboards/service/dashboard_service.go ``deleteDashboard``:
+        ``DisconnectElementsFromDashboard`` and ``publicDashboardService.DeleteByDashboardUIDs``.
+        """
+        for linked in org.library_links.values():
+            linked.discard(uid)
+        org.public.pop(uid, None)
+
     def _remove_folder(self, org: _Org, uid: str) -> _Folder:
         doomed = self._subtree(org, uid)
         folder = org.folders[uid]
+        # pkg/api/folder.go ``DeleteFolder``: the folder's library elements go first, and not at all
+        # while a dashboard (even one in the folder) uses one (``ErrFolderHasConnectedLibraryElements``).
+        elements = [e for e in org.library.values() if e.folder_uid in doomed]
+        if any(org.library_links.get(e.uid) for e in elements):
+            raise HTTPError(
+                403, {"message": "Folder could not be deleted because it contains library elements in use"}
+            )
+        for e in elements:
+            del org.library[e.uid]
+            org.library_links.pop(e.uid, None)
         for d in [d for d in org.dashboards.values() if d.folder_uid in doomed]:
             org.unindex(d)
             del org.dashboards[d.uid]
+            self._forget_dashboard(org, d.uid)
         for folder_uid in doomed:
             del org.folders[folder_uid]
         org.changed()

@@ -9,14 +9,14 @@ from __future__ import annotations
 import string
 from typing import Any, TypeVar
 
-from sandbox.grafana.python_api import PythonApi
+from sandbox.grafana.library import CONNECT_FAILED, LibraryApi
 from sandbox.grafana.state import MAX_UID_LENGTH, _Dashboard, _display, _Folder, _now, _Org, _Version, slugify
 from sandbox.server import HTTPError, Request, Response, encode_json, json_response
 
 T = TypeVar("T", _Folder, _Dashboard)
 
 
-class LegacyApi(PythonApi):
+class LegacyApi(LibraryApi):
     """Handlers of the legacy ``/api`` routes; on ``PythonApi`` for the ``edit_before_write`` hook."""
 
     # -- legacy handlers ---------------------------------------------------------------------------
@@ -254,6 +254,9 @@ class LegacyApi(PythonApi):
                 d = self._new_dashboard(
                     org, new_uid, model, folder_uid=folder_uid, actor=actor, message=message
                 )
+            # pkg/api/dashboard.go ``postDashboard``: the library panels are connected after the save.
+            if self._connect_library_panels(org, d.uid, d.model) is not None:
+                raise HTTPError(500, {"message": CONNECT_FAILED})
             return json_response(
                 {
                     "id": d.id,

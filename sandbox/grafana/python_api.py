@@ -60,7 +60,9 @@ class PythonApi(AccessControl, LegacyViews):
             if uid and uid in o.dashboards:
                 raise ValueError(f"dashboard {uid!r} already exists")
             uid = uid or self._gen_uid(lambda u: u in o.dashboards)
-            self._new_dashboard(o, uid, model, folder_uid=folder_uid, actor="user:admin")
+            d = self._new_dashboard(o, uid, model, folder_uid=folder_uid, actor="user:admin")
+            # Saved whatever its library panels; connected unless one is missing (the step rolls back).
+            self._connect_library_panels(o, uid, d.model)
             return uid
 
     def get_dashboard(self, uid: str, org: int = 1) -> dict[str, Any] | None:
@@ -185,12 +187,18 @@ class PythonApi(AccessControl, LegacyViews):
             return list(self._org_by_id(org).folder_keys())
 
     def wipe(self, org: int = 1) -> None:
-        """Delete every dashboard, folder and permission of the org; users and teams stay."""
+        """Delete every dashboard, folder, permission, library panel and public dashboard of the org.
+
+        Users and teams stay.
+        """
         with self.lock:
             o = self._org_by_id(org)
             o.dashboards.clear()
             o.titles.clear()
             o.folders.clear()
+            o.library.clear()
+            o.library_links.clear()
+            o.public.clear()
             o.changed()
             self._next_rv()
 

@@ -66,6 +66,15 @@ _ORG_ACTIONS = {
 }
 
 
+# pkg/services/libraryelements/accesscontrol.go; scoped to folders (library panels inherit them).
+_LIBRARY_ACTIONS = (
+    "library.panels:create",
+    "library.panels:read",
+    "library.panels:write",
+    "library.panels:delete",
+)
+
+
 @dataclass(frozen=True)
 class Caller:
     """The identity behind a request, in the org it acts in."""
@@ -255,12 +264,17 @@ class Rbac(GrafanaCore):
                     grant(action, "folders:*" if action.startswith("folders") else "dashboards:*")
                 for action, scope in _ORG_SCOPES.items():
                     grant(action, scope)
+                for action in _LIBRARY_ACTIONS:  # fixed:library.panels:writer
+                    grant(action, "folders:*")
             else:
                 if caller.role in ("Editor", "Viewer"):
                     grant("folders:read", "folders:uid:general")
+                    grant("library.panels:read", "folders:uid:general")
                 if caller.role == "Editor":
                     grant("dashboards:create", "folders:uid:general")
                     grant("folders:create", "folders:uid:general")
+                    for action in _LIBRARY_ACTIONS:  # fixed:library.panels:general.writer
+                        grant(action, "folders:uid:general")
                 objects: list[_Dashboard | _Folder] = [*org.folders.values(), *org.dashboards.values()]
                 for obj in objects:
                     level = self._level(org, caller, obj)

@@ -129,6 +129,50 @@ class _Folder:
 
 
 @dataclass
+class _LibraryElement:
+    """A library panel (pkg/services/libraryelements/model ``LibraryElement``); kind 1 is a panel."""
+
+    uid: str
+    id: int
+    name: str
+    model: dict[str, Any]
+    folder_uid: str | None
+    version: int
+    created: str
+    updated: str
+    created_by: str
+    updated_by: str
+    kind: int = 1
+
+    @property
+    def type(self) -> str:
+        value = self.model.get("type")
+        return value if isinstance(value, str) else ""
+
+    @property
+    def description(self) -> str:
+        value = self.model.get("description")
+        return value if isinstance(value, str) else ""
+
+
+@dataclass
+class _PublicDashboard:
+    """A public dashboard (pkg/services/publicdashboards/models ``PublicDashboard``)."""
+
+    uid: str
+    dashboard_uid: str
+    access_token: str
+    is_enabled: bool
+    annotations_enabled: bool
+    time_selection_enabled: bool
+    share: str
+    created_by: int
+    updated_by: int
+    created_at: str
+    updated_at: str
+
+
+@dataclass
 class _User:
     id: int
     login: str
@@ -158,6 +202,12 @@ class _Org:
     dashboards: dict[str, _Dashboard] = field(default_factory=dict)
     teams: dict[int, _Team] = field(default_factory=dict)
     members: dict[int, str] = field(default_factory=dict)
+    library: dict[str, _LibraryElement] = field(default_factory=dict)
+    # Library element uid -> uids of the dashboards connected to it: the library_element_connection
+    # rows that a dashboard save writes (pkg/services/libraryelements/database.go).
+    library_links: dict[str, set[str]] = field(default_factory=dict)
+    # Dashboard uid -> its public dashboard (one per dashboard, table dashboard_public).
+    public: dict[str, _PublicDashboard] = field(default_factory=dict)
     # (folder uid, title) -> dashboard uids: the name-exists check must not scan every dashboard.
     titles: dict[tuple[str | None, str], set[str]] = field(default_factory=dict)
     _dashboard_keys: list[str] | None = None
@@ -187,3 +237,26 @@ class _Org:
     def changed(self) -> None:
         self._dashboard_keys = None
         self._folder_keys = None
+
+
+def library_uids(model: dict[str, Any]) -> list[str | None]:
+    """The ``libraryPanel.uid`` of every panel of a dashboard model, collapsed rows' panels too.
+
+    None stands for a ``libraryPanel`` without a uid ("library panel header is missing required
+    property uid", librarypanels.go ``connectLibraryPanelsRecursively``).
+    """
+    found: list[str | None] = []
+
+    def walk(panels: Any) -> None:
+        for panel in panels if isinstance(panels, list) else []:
+            if not isinstance(panel, dict):
+                continue
+            ref = panel.get("libraryPanel")
+            if ref is not None:
+                uid = ref.get("uid") if isinstance(ref, dict) else None
+                found.append(uid if isinstance(uid, str) and uid else None)
+            if panel.get("type") == "row":
+                walk(panel.get("panels"))
+
+    walk(model.get("panels"))
+    return found

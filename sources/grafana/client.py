@@ -302,7 +302,10 @@ class GrafanaClient:
         name-exists before 11.3) or, on releases that save through /apis (pkg/api/dashboard.go
         ``saveDashboardViaK8s``), 409 "Dashboard already exists. Use overwrite flag to update."."""
         body = {"dashboard": model, "folderUid": folder_uid, "message": message, "overwrite": overwrite}
-        return self.call("POST", "/api/dashboards/db", json=body, headers=self._org(org), ok=(200, 409, 412))
+        # 500 too: "Error while connecting library panels" comes after the dashboard was saved.
+        return self.call(
+            "POST", "/api/dashboards/db", json=body, headers=self._org(org), ok=(200, 409, 412, 500)
+        )
 
     def create_resource(
         self, org: int, name: str, spec: dict[str, Any], folder_uid: str, *, message: str

@@ -25,6 +25,57 @@ def folder_item(source: str, org: int, data: dict[str, Any]) -> Item:
     )
 
 
+def library_panel_uids(model: dict[str, Any]) -> list[str]:
+    """The library panels a dashboard model uses: ``libraryPanel.uid`` of its panels, rows' too.
+
+    pkg/services/librarypanels/librarypanels.go ``connectLibraryPanelsRecursively`` walks the same.
+    """
+    found: dict[str, None] = {}
+
+    def walk(panels: Any) -> None:
+        for panel in panels if isinstance(panels, list) else []:
+            if not isinstance(panel, dict):
+                continue
+            ref = panel.get("libraryPanel")
+            if isinstance(ref, dict) and isinstance(ref.get("uid"), str) and ref["uid"]:
+                found[ref["uid"]] = None
+            if panel.get("type") == "row":
+                walk(panel.get("panels"))
+
+    walk(model.get("panels"))
+    return list(found)
+
+
+def library_panel_item(source: str, org: int, data: dict[str, Any]) -> Item:
+    """A library element (pkg/services/libraryelements/model ``LibraryElementDTO``) as an item."""
+    uid = str(data["uid"])
+    # Lists say "" for the General folder, a GET says "general" (12.x ``getLibraryElements``).
+    folder = data.get("folderUid") or ""
+    folder = "" if folder == "general" else str(folder)
+    meta = data.get("meta") or {}
+    return Item(
+        source=source,
+        kind="library-panel",
+        key=f"{org}/{uid}",
+        title=str(data.get("name") or uid),
+        folder=folder or None,
+        content={
+            "uid": uid,
+            "name": data.get("name"),
+            "kind": data.get("kind"),
+            "folderUid": folder,
+            "model": data.get("model"),
+        },
+        meta={
+            "version": data.get("version"),
+            "id": data.get("id"),
+            "connections": meta.get("connectedDashboards"),
+            "updated": meta.get("updated"),
+            "updatedBy": (meta.get("updatedBy") or {}).get("name"),
+        },
+    )
+
+
 def dashboard_item_legacy(source: str, org: int, data: dict[str, Any], digest: str = "") -> Item:
     model = dict(data.get("dashboard") or {})
     meta = data.get("meta") or {}

@@ -363,8 +363,9 @@ def _clean(text: str) -> str:
     return _CONTROL.sub(" ", text).strip() or "(untitled)"
 
 
-# Objects people count; permissions and shares ride along with them and are summed apart.
-_OBJECT_KINDS = ("folder", "dashboard")
+# Objects people count; permissions, public dashboards and shares ride along with them and are
+# summed apart.
+_OBJECT_KINDS = ("folder", "library-panel", "dashboard")
 
 
 def _counts(changes: Changes, source: str, objects: bool) -> tuple[int, int, int]:
