@@ -9,14 +9,19 @@ from typing import Any
 from backup.collector import ItemFailure, Result, SourceWarning, Unchanged
 from backup.pool import pooled
 from sources.config import GrafanaSourceConfig
-from sources.errors import AccessDeniedError, SourceError
-from sources.grafana.client import GrafanaClient, json_object
+from sources.errors import AccessDeniedError, ResponseError, SourceError
+from sources.grafana.client import GrafanaClient, json_object, stored_v2_version
 from sources.grafana.items import (
+    api_version,
+    conversion,
     dashboard_item_apis,
     dashboard_item_legacy,
     folder_item,
+    is_v2,
     library_panel_item,
     permissions_item,
+    reduced,
+    stored_version,
 )
 from sources.grafana.library import library_panel, library_panels
 from storage.model import Entry
@@ -167,6 +172,8 @@ class GrafanaCollector:
             res = self.client.dashboard_response(org, uid, known if isinstance(known, str) else "")
             if res is None:
                 return []
+            if res.status == 406:  # stored in the v2 schema: only /apis serves it
+                return self._resource_task(org, None, uid, stored=stored_v2_version(res.body))()
             if res.same and old is not None:
                 # Byte for byte the response the last snapshot was made from: nothing to parse or hash.
                 return [Unchanged("dashboard", key), *self._permissions(org, "dashboard", uid, old.title)]
@@ -177,24 +184,62 @@ class GrafanaCollector:
         return lambda: self._failing("dashboard", org, uid, run)
 
     def _resource_task(
-        self, org: int, res: dict[str, Any] | None, uid: str = ""
+        self, org: int, res: dict[str, Any] | None, uid: str = "", stored: str = ""
     ) -> Callable[[], list[Result]]:
         name = uid if res is None else str(res["metadata"]["name"])
 
         def run() -> list[Result]:
-            data = res if res is not None else self.client.resource(org, name)
+            data = res if res is not None else self.client.resource(org, name, stored or None)
             if data is None:
                 return []
             key = f"{org}/{name}"
+            want = self._read_version(name, stored or stored_version(data))
             old = self._previous.get(("dashboard", key))
-            if old is not None and same_version(old, data):
-                # Same resourceVersion, same object: no need to build and hash it again. The ACL
-                # is not part of the resource, so it is still read.
+            if old is not None and old.meta.get("apiVersion") == want and same_version(old, data):
+                # Same resourceVersion, same object, read the same way: no need to build and hash
+                # it again. The ACL is not part of the resource, so it is still read.
                 return [Unchanged("dashboard", key), *self._permissions(org, "dashboard", name, old.title)]
-            item = dashboard_item_apis(self.source, org, data)
+            if api_version(data) != want:
+                data = self.client.resource(org, name, want)
+                if data is None:
+                    return []
+            if reduced(data):
+                data = self.client.resource_whole(org, name, want)
+                if data is None:
+                    return []
+            item = dashboard_item_apis(self.source, org, whole(data, name, want))
             return [item, *self._permissions(org, "dashboard", name, item.title)]
 
         return lambda: self._failing("dashboard", org, name, run)
+
+    def _read_version(self, name: str, stored: str) -> str:
+        """The version to read a dashboard through: its own if it is stored in the v2 schema."""
+        if not is_v2(stored):
+            return self.client.read_version()
+        version = self.client.v2_version(stored)
+        if version is None:
+            raise ResponseError(
+                f"{self.source}: dashboard {name} is stored as {stored}, which the server does not serve"
+            )
+        return version
+
+
+def whole(data: dict[str, Any], name: str, version: str) -> dict[str, Any]:
+    """The resource, if it is the whole dashboard as stored: never one converted with loss or reduced.
+
+    A read whose ``status.conversion.failed`` is set has a partial or default spec (conversion.go
+    ``normalizeConversion``); one still reduced has only a large dashboard's title and tags.
+    """
+    problem = None
+    if api_version(data) != version or str((data.get("metadata") or {}).get("name")) != name:
+        problem = f"answered {data.get('apiVersion')} {(data.get('metadata') or {}).get('name')!r}"
+    elif conversion(data).get("failed"):
+        problem = f"its conversion failed: {conversion(data).get('error') or 'no reason given'}"
+    elif reduced(data):
+        problem = "its spec came reduced (a large object) even through /dto"
+    if problem is not None:
+        raise ResponseError(f"dashboard {name} read through {version}: {problem}")
+    return data
 
 
 # What names one object and one version of it on /apis: with legacy SQL storage (Grafana's

@@ -15,11 +15,12 @@ from typing import Any, TypeVar
 from restore.plan import Action, Live, Outcome, PlanItem, Policy, StaleWrite
 from sources.config import GrafanaSourceConfig
 from sources.errors import ResponseError, SourceError
-from sources.grafana.client import GrafanaClient
+from sources.grafana.client import GrafanaClient, NotLegacyError
 from sources.grafana.items import (
     dashboard_item_apis,
     dashboard_item_legacy,
     folder_item,
+    is_v2,
     library_panel_item,
     library_panel_uids,
     permissions_item,
@@ -131,19 +132,24 @@ class GrafanaTarget:
                 entry_for(folder_item(self.name, org, data))[0].hash, {"version": data.get("version")}
             )
         if entry.kind == "dashboard":
-            if self.api == "apis":
-                res = self.client.resource(org, uid)
-                if res is None:
-                    return None
-                rv = (res.get("metadata") or {}).get("resourceVersion")
-                return Live(
-                    entry_for(dashboard_item_apis(self.name, org, res))[0].hash, {"resourceVersion": rv}
-                )
-            data = self.client.dashboard(org, uid)
-            if data is None:
+            through = self._version_for(str(entry.meta.get("apiVersion") or ""))
+            if through is None:
+                try:
+                    data = self.client.dashboard(org, uid)
+                except NotLegacyError as exc:  # stored in the v2 schema now: it differs
+                    through = self._version_for(exc.version)
+                else:
+                    if data is None:
+                        return None
+                    version = (data.get("dashboard") or {}).get("version")
+                    item = dashboard_item_legacy(self.name, org, data)
+                    return Live(entry_for(item)[0].hash, {"version": version})
+            res = self.client.resource(org, uid, through)
+            if res is None:
                 return None
-            version = (data.get("dashboard") or {}).get("version")
-            return Live(entry_for(dashboard_item_legacy(self.name, org, data))[0].hash, {"version": version})
+            md = res.get("metadata") or {}
+            token = {"resourceVersion": md.get("resourceVersion"), "version": md.get("generation")}
+            return Live(entry_for(dashboard_item_apis(self.name, org, res))[0].hash, token)
         if entry.kind == "library-panel":
             element = library_panel(self.client, org, uid)
             if element is None:
@@ -219,21 +225,44 @@ class GrafanaTarget:
             raise StaleWrite(_message(body, "the library panel changed meanwhile"))
         item.outcome = Outcome.UPDATED
 
+    def _version_for(self, recorded: str) -> str | None:
+        """The /apis version to read and write a dashboard recorded as ``recorded``; None: legacy.
+
+        A v2-schema dashboard goes through its own version (the nearest served); with ``api =
+        "apis"`` the others through the version they were read in, or as saved (v0alpha1).
+        """
+        if is_v2(recorded):
+            version = self.client.v2_version(recorded)
+            if version is None:
+                raise SourceError(f"{self.name}: the dashboard is stored as {recorded}, which is not served")
+            return version
+        if self.api != "apis":
+            return None
+        return recorded if recorded in self.client.served_versions() else self.client.read_version()
+
     def _dashboard(self, item: PlanItem, content: dict[str, Any], policy: Policy) -> None:
         org, uid = split_key(item.target_key)
         model = dict(content.get("dashboard") or {})
         folder = str(content.get("folderUid") or "")
+        through = self._version_for(str(content.get("apiVersion") or ""))
         copy = item.action is Action.CONFLICT and policy is Policy.COPY
         if copy:
             uid = copy_uid(uid)
             when = self.snapshot.time.strftime("%Y-%m-%d %H:%M UTC")
             model["title"] = f"{model.get('title') or uid} (restored {when})"
-        model["uid"] = uid
+        if not is_v2(through or ""):
+            model["uid"] = uid  # a v2 spec has no uid: metadata.name is the uid
         missing = [u for u in library_panel_uids(model) if not self._library_panel_exists(org, u)]
-        if self.api == "apis":
+        if through is not None:
             try:
                 self._dashboard_apis(
-                    item, org, uid, model, folder, create=copy or item.action is Action.CREATE
+                    item,
+                    org,
+                    uid,
+                    model,
+                    folder,
+                    create=copy or item.action is Action.CREATE,
+                    version=through,
                 )
             except ResponseError as exc:
                 # Legacy storage connects the library panels after the save, and its error is the
@@ -304,15 +333,25 @@ class GrafanaTarget:
         item.outcome = Outcome.CREATED if create else Outcome.UPDATED
 
     def _dashboard_apis(
-        self, item: PlanItem, org: int, uid: str, model: dict[str, Any], folder: str, *, create: bool
+        self,
+        item: PlanItem,
+        org: int,
+        uid: str,
+        model: dict[str, Any],
+        folder: str,
+        *,
+        create: bool,
+        version: str,
     ) -> None:
         model.pop("id", None)
         if create:
-            status, body = self.client.create_resource(org, uid, model, folder, message=self.message)
+            status, body = self.client.create_resource(
+                org, uid, model, folder, message=self.message, version=version
+            )
         else:
             rv = str((item.live.token if item.live else {}).get("resourceVersion") or "")
             status, body = self.client.update_resource(
-                org, uid, model, folder, message=self.message, resource_version=rv
+                org, uid, model, folder, message=self.message, resource_version=rv, version=version
             )
         if status == 409:
             raise StaleWrite(_message(body, "the dashboard changed meanwhile"))

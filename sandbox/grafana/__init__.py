@@ -18,8 +18,9 @@ import re
 import threading
 from typing import Any
 
-from sandbox.grafana.apis import DASHBOARD_API, FOLDER_API, ApisApi, namespace_of
+from sandbox.grafana.apis import ApisApi
 from sandbox.grafana.legacy import LegacyApi
+from sandbox.grafana.resources import DASHBOARD_API, FOLDER_API, namespace_of
 from sandbox.grafana.state import _now, _Org, _User, slugify
 
 __all__ = ["DASHBOARD_API", "FOLDER_API", "GrafanaSandbox", "namespace_of", "slugify"]
@@ -100,6 +101,12 @@ class GrafanaSandbox(LegacyApi, ApisApi):
         #: /api/dashboards/db``, ``/apis`` create and update) are refused with 403, as Grafana refuses a
         #: token without edit rights on them; everything else about the request is left alone.
         self.refuse_dashboard_writes: set[str] = set()
+        #: The unifiedStorageBigObjectsSupport threshold, off when None: a dashboard whose JSON is
+        #: longer is served with a reduced spec on list and get, whole through ``/dto`` only.
+        self.large_object_bytes: int | None = None
+        #: The dashboard API versions served, when fewer than the release's own (None: all of them;
+        #: e.g. a later release that no longer serves v0alpha1).
+        self.dashboard_versions: tuple[str, ...] | None = None
         self.lock = threading.RLock()
         self._uid_rng = random.Random(seed)
         self._rv = 0
@@ -158,10 +165,12 @@ class GrafanaSandbox(LegacyApi, ApisApi):
         r("DELETE", rf"{lib}/{uid}", self._delete_library_element)
         r("GET", rf"{lib}/{uid}/connections/?", self._library_connections)
         r("GET", r"/apis", self._api_groups)
-        dash_base = rf"/apis/{re.escape(DASHBOARD_API)}{_NS}/dashboards"
+        r("GET", r"/apis/(?P<group>dashboard\.grafana\.app|folder\.grafana\.app)", self._api_group)
+        dash_base = rf"/apis/dashboard\.grafana\.app/(?P<version>v[0-9a-z]+){_NS}/dashboards"
         r("GET", dash_base, self._apis_list_dashboards)
         r("POST", dash_base, self._apis_create_dashboard)
         r("GET", rf"{dash_base}/(?P<name>{_SEG})", self._apis_get_dashboard)
+        r("GET", rf"{dash_base}/(?P<name>{_SEG})/dto", self._apis_dashboard_dto)
         r("PUT", rf"{dash_base}/(?P<name>{_SEG})", self._apis_update_dashboard)
         r("DELETE", rf"{dash_base}/(?P<name>{_SEG})", self._apis_delete_dashboard)
         folder_base = rf"/apis/{re.escape(FOLDER_API)}{_NS}/folders"

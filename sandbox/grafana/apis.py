@@ -16,16 +16,19 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sandbox.grafana.library import LibraryApi
+from sandbox.grafana.conversion import V1, convert, is_v2, migrate, v2_errors
 from sandbox.grafana.rbac import Caller
-from sandbox.grafana.state import MAX_UID_LENGTH, _Dashboard, _Folder, _Org, cluster_wide_uid
+from sandbox.grafana.resources import (
+    DASHBOARD_GROUP,
+    FOLDER_API,
+    FOLDER_GROUP,
+    ResourceViews,
+    _dash_details,
+    _k8s_error,
+)
+from sandbox.grafana.state import MAX_UID_LENGTH, _Dashboard, _Folder, _Org, cluster_wide_uid, slugify
 from sandbox.server import HTTPError, Request, Response, encode_json, json_response
 
-DASHBOARD_GROUP = "dashboard.grafana.app"
-FOLDER_GROUP = "folder.grafana.app"
-API_VERSION = "v1beta1"
-DASHBOARD_API = f"{DASHBOARD_GROUP}/{API_VERSION}"
-FOLDER_API = f"{FOLDER_GROUP}/{API_VERSION}"
 EXPIRED_MESSAGE = (
     "The provided continue parameter is too old to display a consistent list result. You can start a "
     "new list without the continue parameter, or use the continue token in this response to retrieve "
@@ -49,38 +52,6 @@ _SYSTEM_ANNOTATIONS = frozenset(
 _SYSTEM_LABELS = frozenset({"grafana.app/deprecatedInternalID"})
 
 
-def namespace_of(org: int) -> str:
-    """The /apis namespace of an org: ``default`` for org 1, ``org-N`` otherwise."""
-    return "default" if org == 1 else f"org-{org}"
-
-
-def _status(code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A Kubernetes ``Status`` failure body."""
-    body: dict[str, Any] = {
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Failure",
-        "message": message,
-        "reason": reason,
-    }
-    if details is not None:
-        body["details"] = details
-    body["code"] = code
-    return body
-
-
-def _k8s_error(code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> HTTPError:
-    return HTTPError(code, _status(code, reason, message, details))
-
-
-def _dash_details(name: str, uid: str | None = None) -> dict[str, Any]:
-    details: dict[str, Any] = {"name": name, "group": DASHBOARD_GROUP, "kind": "dashboards"}
-    if uid is not None:
-        details["uid"] = uid
-    return details
-
-
 @dataclass
 class _Continue:
     offset: int
@@ -89,8 +60,8 @@ class _Continue:
     last: str
 
 
-class ApisApi(LibraryApi):
-    """Handlers of the ``/apis`` routes; on ``LibraryApi`` for the connection step of a save."""
+class ApisApi(ResourceViews):
+    """Handlers of the ``/apis`` routes."""
 
     # -- namespace selection -----------------------------------------------------------------------
 
@@ -126,10 +97,6 @@ class ApisApi(LibraryApi):
             raise _k8s_error(403, "Forbidden", f'{resource}.{group} "{name}" is forbidden: {action}')
         return caller
 
-    def _namespace(self, org: int) -> str:
-        """pkg/services/apiserver/endpoints/request/namespace.go ``GetNamespaceMapper``."""
-        return f"stacks-{self.stack_id}" if self.stack_id is not None else namespace_of(org)
-
     def _frontend_settings(self, req: Request) -> Response:
         """The part of ``/api/frontend/settings`` clients read: the org's namespace, the build.
 
@@ -154,94 +121,31 @@ class ApisApi(LibraryApi):
         if not self.apis:
             raise HTTPError(404, {"message": "Not found"})
 
-    # -- resource views ----------------------------------------------------------------------------
-
-    def _dash_resource(self, org: _Org, d: _Dashboard) -> dict[str, Any]:
-        annotations = dict(d.annotations)
-        if d.folder_uid:
-            annotations["grafana.app/folder"] = d.folder_uid
-        annotations["grafana.app/createdBy"] = d.created_by
-        annotations["grafana.app/updatedBy"] = d.updated_by
-        annotations["grafana.app/updatedTimestamp"] = d.updated
-        if d.provisioned is not None:
-            # legacy/sql_dashboards.go ``scanRow``: a dashboard_provisioning row becomes manager and
-            # source annotations (pkg/apimachinery/utils/meta.go names them).
-            annotations["grafana.app/managedBy"] = "classic-file-provisioning"
-            annotations["grafana.app/managerId"] = "sandbox-provisioner"
-            annotations["grafana.app/managerAllowsEdits"] = "true" if d.provisioned[1] else "false"
-            annotations["grafana.app/sourcePath"] = d.provisioned[0]
-        return {
-            "kind": "Dashboard",
-            "apiVersion": DASHBOARD_API,
-            "metadata": {
-                "name": d.uid,
-                "namespace": self._namespace(org.id),
-                # Legacy SQL storage (pkg/registry/apis/dashboard/legacy/sql_dashboards.go `scanRow`):
-                # resourceVersion and generation are the dashboard's version, the uid comes from the
-                # name, creationTimestamp is the row's `created`, the row id is a label.
-                "uid": cluster_wide_uid(DASHBOARD_GROUP, "Dashboard", self._namespace(org.id), d.uid),
-                "resourceVersion": str(d.version),
-                "generation": d.version,
-                "creationTimestamp": d.created,
-                "labels": {**d.labels, "grafana.app/deprecatedInternalID": str(d.id)},
-                "annotations": annotations,
-                "managedFields": [
-                    {
-                        "manager": "grafana",
-                        "operation": "Update",
-                        "apiVersion": DASHBOARD_API,
-                        "time": d.updated,
-                        "fieldsType": "FieldsV1",
-                        "fieldsV1": {"f:spec": {f"f:{k}": {} for k in d.model}},
-                    }
-                ],
-            },
-            "spec": dict(d.model),
-            "status": {},
-        }
-
-    def _dash_resource_json(self, org: _Org, d: _Dashboard) -> bytes:
-        """`_dash_resource` encoded, with the cached model spliced in as `spec`."""
-        resource = self._dash_resource(org, d)
-        del resource["spec"], resource["status"]
-        return encode_json(resource)[:-1] + b',"spec":' + d.model_json() + b',"status":{}}'
-
-    def _folder_resource(self, org: _Org, f: _Folder) -> dict[str, Any]:
-        annotations: dict[str, str] = {}
-        if f.parent_uid:
-            annotations["grafana.app/folder"] = f.parent_uid
-        annotations["grafana.app/createdBy"] = f.created_by
-        annotations["grafana.app/updatedBy"] = f.updated_by
-        annotations["grafana.app/updatedTimestamp"] = f.updated
-        spec: dict[str, Any] = {"title": f.title}
-        if f.description:
-            spec["description"] = f.description
-        return {
-            "kind": "Folder",
-            "apiVersion": FOLDER_API,
-            "metadata": {
-                "name": f.uid,
-                "namespace": self._namespace(org.id),
-                "uid": f.k8s_uid,
-                "resourceVersion": str(f.resource_version),
-                "generation": f.version,
-                "creationTimestamp": f.created,
-                "labels": {"grafana.app/deprecatedInternalID": str(f.id)},
-                "annotations": annotations,
-            },
-            "spec": spec,
-            "status": {},
-        }
-
     # -- /apis handlers ----------------------------------------------------------------------------
 
     def _api_groups(self, req: Request) -> Response:
         self._require_apis()
-        groups = []
-        for name in (DASHBOARD_GROUP, FOLDER_GROUP):
-            version = {"groupVersion": f"{name}/{API_VERSION}", "version": API_VERSION}
-            groups.append({"name": name, "versions": [version], "preferredVersion": dict(version)})
+        groups = [self._group(DASHBOARD_GROUP), self._group(FOLDER_GROUP)]
         return json_response({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+
+    def _group(self, name: str) -> dict[str, Any]:
+        """An ``APIGroup``'s versions, in ``GetGroupVersions`` order, the first one preferred."""
+        versions = self._served_versions() if name == DASHBOARD_GROUP else ("v1beta1",)
+        listed = [{"groupVersion": f"{name}/{v}", "version": v} for v in versions]
+        return {"name": name, "versions": listed, "preferredVersion": dict(listed[0])}
+
+    def _api_group(self, req: Request) -> Response:
+        """``GET /apis/dashboard.grafana.app``: the generic apiserver's group discovery."""
+        self._require_apis()
+        return json_response({"kind": "APIGroup", "apiVersion": "v1", **self._group(req.params["group"])})
+
+    def _dash_version(self, req: Request) -> str:
+        """The dashboard API version in the path; one this release does not serve is a 404."""
+        self._require_apis()
+        version = req.params["version"]
+        if version not in self._served_versions():
+            raise _k8s_error(404, "NotFound", "the server could not find the requested resource")
+        return version
 
     def _decode_continue(self, token: str) -> _Continue:
         try:
@@ -267,7 +171,7 @@ class ApisApi(LibraryApi):
         return base64.b64encode(raw.encode("utf-8", "surrogatepass")).decode("ascii")
 
     def _k8s_list(self, req: Request, kind: Literal["dashboards", "folders"]) -> Response:
-        self._require_apis()
+        version = self._dash_version(req) if kind == "dashboards" else "v1beta1"
         limit = max(0, req.int_arg("limit", 0))
         token = req.arg("continue") or None
         with self.lock:
@@ -295,7 +199,7 @@ class ApisApi(LibraryApi):
             chunk = keys[start : start + limit] if limit else keys[start:]
             items: list[bytes]
             if kind == "dashboards":
-                items = [self._dash_resource_json(org, org.dashboards[k]) for k in chunk]
+                items = [self._dash_resource_json(org, org.dashboards[k], version) for k in chunk]
             else:
                 items = [encode_json(self._folder_resource(org, org.folders[k])) for k in chunk]
             metadata: dict[str, Any] = {"resourceVersion": str(rv)}
@@ -304,7 +208,9 @@ class ApisApi(LibraryApi):
                     _Continue(offset=offset + len(chunk), rv=rv, issued=time.time(), last=chunk[-1])
                 )
         list_kind, api = (
-            ("DashboardList", DASHBOARD_API) if kind == "dashboards" else ("FolderList", FOLDER_API)
+            ("DashboardList", f"{DASHBOARD_GROUP}/{version}")
+            if kind == "dashboards"
+            else ("FolderList", FOLDER_API)
         )
         head = encode_json({"kind": list_kind, "apiVersion": api, "metadata": metadata})
         body = Response(raw=head[:-1] + b',"items":[' + b",".join(items) + b"]}")
@@ -317,7 +223,7 @@ class ApisApi(LibraryApi):
         return self._k8s_list(req, "folders")
 
     def _apis_get_dashboard(self, req: Request) -> Response:
-        self._require_apis()
+        version = self._dash_version(req)
         name = req.params["name"]
         with self.lock:
             org = self._ns_org(req)
@@ -329,7 +235,38 @@ class ApisApi(LibraryApi):
                 raise _k8s_error(
                     404, "NotFound", f'dashboards.{DASHBOARD_GROUP} "{name}" not found', _dash_details(name)
                 )
-            return Response(raw=self._dash_resource_json(org, d))
+            return Response(raw=self._dash_resource_json(org, d, version))
+
+    def _apis_dashboard_dto(self, req: Request) -> Response:
+        """``.../dashboards/<name>/dto``: the whole dashboard, a large one rebuilt from its blob, with
+        the caller's access (pkg/registry/apis/dashboard/sub_dto.go ``DTOConnector``; the shape of
+        ``access`` is a GUESS from ``DashboardWithAccessInfo``)."""
+        version = self._dash_version(req)
+        name = req.params["name"]
+        with self.lock:
+            org = self._ns_org(req)
+            d = org.dashboards.get(name)
+            caller = self._k8s_require(req, org, "dashboards:read", d, name)
+            if d is None:
+                raise _k8s_error(
+                    404, "NotFound", f'dashboards.{DASHBOARD_GROUP} "{name}" not found', _dash_details(name)
+                )
+            resource = self._dash_resource(org, d, version)
+            resource["spec"], _ = convert(d.model, d.api_version, version, self._version())
+            resource["metadata"]["annotations"].pop("grafana.app/blob", None)
+            level = self._level(org, caller, d)
+            actions = {"canAdd": level >= 2, "canEdit": level >= 2, "canDelete": level >= 2}
+            resource["access"] = {
+                "slug": slugify(d.title),
+                "url": f"/d/{d.uid}/{slugify(d.title)}",
+                "canSave": level >= 2,
+                "canEdit": level >= 2,
+                "canAdmin": level >= 4,
+                "canStar": True,
+                "canDelete": level >= 2,
+                "annotationsPermissions": {"dashboard": actions, "organization": actions},
+            }
+            return json_response(resource)
 
     def _apis_get_folder(self, req: Request) -> Response:
         self._require_apis()
@@ -363,6 +300,21 @@ class ApisApi(LibraryApi):
         custom_annotations = {str(k): str(v) for k, v in annotations.items() if k not in _SYSTEM_ANNOTATIONS}
         return metadata, spec, custom_labels, custom_annotations
 
+    def _written_spec(self, version: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+        """The spec as stored after a write through ``version`` (mutate.go ``Mutate``, validation.go)."""
+        if version == V1:
+            migrated, error = migrate(spec, self._version())
+            problems = [f"spec: Invalid value: {name!r}: {error}"] if error is not None else []
+            spec = migrated
+        else:
+            problems = v2_errors(spec) if is_v2(version) else []
+        if problems:
+            details = {**_dash_details(name), "causes": [{"message": p} for p in problems]}
+            raise _k8s_error(
+                422, "Invalid", f'Dashboard.{DASHBOARD_GROUP} "{name}" is invalid: {problems[0]}', details
+            )
+        return dict(spec)
+
     @staticmethod
     def _resource_folder(org: _Org, metadata: dict[str, Any]) -> str | None:
         folder = (metadata.get("annotations") or {}).get("grafana.app/folder") or None
@@ -381,7 +333,7 @@ class ApisApi(LibraryApi):
             raise _k8s_error(403, "Forbidden", f'dashboards.{DASHBOARD_GROUP} "{name}" is forbidden')
 
     def _apis_create_dashboard(self, req: Request) -> Response:
-        self._require_apis()
+        version = self._dash_version(req)
         metadata, spec, labels, annotations = self._resource_parts(req.json)
         name = metadata.get("name") or ""
         generate = metadata.get("generateName") or ""
@@ -415,7 +367,7 @@ class ApisApi(LibraryApi):
             grant = annotations.pop("grafana.app/grant-permissions", "")
             if grant not in ("", "default"):
                 raise _k8s_error(400, "BadRequest", "invalid permissions value. only 'default' supported")
-            model = dict(spec)
+            model = self._written_spec(version, name, spec)
             model.pop("id", None)
             d = self._new_dashboard(
                 org,
@@ -427,12 +379,13 @@ class ApisApi(LibraryApi):
                 labels=labels,
                 annotations=annotations,
                 default_acl=grant == "default",
+                api_version=version,
             )
             self._connect_or_fail(org, d)
-            return json_response(self._dash_resource(org, d), 201)
+            return json_response(self._dash_resource(org, d, version), 201)
 
     def _apis_update_dashboard(self, req: Request) -> Response:
-        self._require_apis()
+        version = self._dash_version(req)
         name = req.params["name"]
         metadata, spec, labels, annotations = self._resource_parts(req.json)
         body_name = metadata.get("name")
@@ -462,7 +415,7 @@ class ApisApi(LibraryApi):
                     _dash_details(name),
                 )
             folder = self._resource_folder(org, metadata)
-            model = dict(spec)
+            model = self._written_spec(version, name, spec)
             model.pop("id", None)
             self._save_dashboard(
                 org,
@@ -471,11 +424,12 @@ class ApisApi(LibraryApi):
                 folder_uid=folder,
                 actor=req.user or "anonymous",
                 message=self._resource_message(metadata),
+                api_version=version,
             )
             d.labels = labels
             d.annotations = annotations
             self._connect_or_fail(org, d)
-            return json_response(self._dash_resource(org, d))
+            return json_response(self._dash_resource(org, d, version))
 
     def _connect_or_fail(self, org: _Org, d: _Dashboard) -> None:
         """pkg/registry/apis/dashboard/legacy/sql_dashboards.go ``SaveDashboard`` connects the library
@@ -486,7 +440,7 @@ class ApisApi(LibraryApi):
             raise _k8s_error(500, "InternalError", f"Internal error occurred: {error}")
 
     def _apis_delete_dashboard(self, req: Request) -> Response:
-        self._require_apis()
+        self._dash_version(req)
         name = req.params["name"]
         with self.lock:
             org = self._ns_org(req)

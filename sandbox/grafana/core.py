@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from sandbox.grafana.conversion import V0, is_v2
 from sandbox.grafana.state import (
     _ALNUM,
     _Dashboard,
@@ -49,6 +50,8 @@ class GrafanaCore(SandboxServer):
     fail_dashboard_get: set[str]
     hidden_from_listing: set[str]
     refuse_dashboard_writes: set[str]
+    large_object_bytes: int | None
+    dashboard_versions: tuple[str, ...] | None
     lock: threading.RLock
     _uid_rng: random.Random
     _rv: int
@@ -153,10 +156,12 @@ class GrafanaCore(SandboxServer):
         labels: dict[str, str] | None = None,
         annotations: dict[str, str] | None = None,
         default_acl: bool = True,
+        api_version: str = V0,
     ) -> _Dashboard:
         now = _now()
-        model["uid"] = uid
-        model["version"] = 1
+        if not is_v2(api_version):  # a v2 spec holds neither (its metadata does)
+            model["uid"] = uid
+            model["version"] = 1
         if not isinstance(model.get("title"), str):
             model["title"] = ""
         dash_id = self._new_id()
@@ -172,6 +177,7 @@ class GrafanaCore(SandboxServer):
             updated_by=actor,
             labels=dict(labels or {}),
             annotations=dict(annotations or {}),
+            api_version=api_version,
         )
         d.history.append(_Version(1, now, actor, message, model))
         if default_acl:
@@ -192,11 +198,14 @@ class GrafanaCore(SandboxServer):
         folder_uid: str | None,
         actor: str,
         message: str = "",
+        api_version: str = V0,
     ) -> None:
         now = _now()
         version = d.version + 1
-        model["uid"] = d.uid
-        model["version"] = version
+        d.api_version = api_version
+        if not is_v2(api_version):
+            model["uid"] = d.uid
+            model["version"] = version
         if not isinstance(model.get("title"), str):
             model["title"] = ""
         org.unindex(d)
@@ -245,6 +254,13 @@ class GrafanaCore(SandboxServer):
         org.folders[uid] = f
         org.changed()
         return f
+
+    def _namespace(self, org: int) -> str:
+        """The org's /apis namespace (pkg/services/apiserver/endpoints/request/namespace.go
+        ``GetNamespaceMapper``): ``default``, ``org-N``, or the Cloud stack's ``stacks-N``."""
+        if self.stack_id is not None:
+            return f"stacks-{self.stack_id}"
+        return "default" if org == 1 else f"org-{org}"
 
     def _version(self) -> tuple[int, int]:
         major, _, rest = self.grafana_version.partition(".")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import string
 from typing import Any, TypeVar
 
+from sandbox.grafana.conversion import is_v2
 from sandbox.grafana.library import CONNECT_FAILED, LibraryApi
 from sandbox.grafana.state import MAX_UID_LENGTH, _Dashboard, _display, _Folder, _now, _Org, _Version, slugify
 from sandbox.server import HTTPError, Request, Response, encode_json, json_response
@@ -160,6 +161,11 @@ class LegacyApi(LibraryApi):
             self._require(req, org, "dashboards:read", d)
             if d is None:
                 raise HTTPError(404, {"message": "Dashboard not found"})
+            if is_v2(d.api_version):
+                # pkg/api/dashboard.go ``GetDashboard``: "v2 is not supported in /api".
+                url = f"/apis/dashboard.grafana.app/{d.api_version}/namespaces/{self._namespace(org.id)}"
+                url += f"/dashboards/{d.uid}"
+                raise HTTPError(406, {"message": f"dashboard api version not supported, use {url} instead"})
             meta = self._dash_meta(org, d)
             model = d.model_json()  # encoded once per saved version, then cached
         # {"dashboard": {"id": ..., **model}, "meta": ...} without encoding the model again.

@@ -65,6 +65,28 @@ class PythonApi(AccessControl, LegacyViews):
             self._connect_library_panels(o, uid, d.model)
             return uid
 
+    def add_v2_dashboard(
+        self,
+        uid: str,
+        spec: dict[str, Any],
+        folder_uid: str | None = None,
+        org: int = 1,
+        version: str = "v2beta1",
+    ) -> None:
+        """Create a dashboard stored in the v2 schema, as a write through ``/apis/.../v2beta1`` does."""
+        with self.lock:
+            o = self._org_by_id(org)
+            if uid in o.dashboards:
+                raise ValueError(f"dashboard {uid!r} already exists")
+            self._new_dashboard(
+                o, uid, dict(spec), folder_uid=folder_uid, actor="user:admin", api_version=version
+            )
+
+    def stored_version(self, uid: str, org: int = 1) -> str:
+        """The API version a dashboard is stored in (v0alpha1 after a legacy save)."""
+        with self.lock:
+            return self._org_by_id(org).dashboards[uid].api_version
+
     def get_dashboard(self, uid: str, org: int = 1) -> dict[str, Any] | None:
         """A copy of the stored model (with uid, title and version; no id), or None."""
         with self.lock:

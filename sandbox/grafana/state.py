@@ -92,6 +92,8 @@ class _Dashboard:
     history: list[_Version] = field(default_factory=list)
     # Set when a file provisioner owns the dashboard: (the file's path, whether the UI may save it).
     provisioned: tuple[str, bool] | None = None
+    # The /apis version it was last written through; legacy /api saves are v0alpha1 (conversion.py).
+    api_version: str = "v0alpha1"
     # The JSON of `model`, kept with the model it encodes: serving 10k large dashboards must not
     # re-encode each one per request.
     _encoded: tuple[dict[str, Any], bytes] | None = field(default=None, repr=False)

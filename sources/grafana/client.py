@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +17,12 @@ log = logging.getLogger("dashvault.grafana")
 
 DASHBOARD_GROUP = "dashboard.grafana.app"
 DASHBOARD_VERSION = "v1beta1"
+# A dashboard saved through the legacy /api, or v0alpha1, read back as saved: v0alpha1 serves the
+# stored spec (apps/dashboard/pkg/migration/conversion ``Convert_V1beta1_to_V0`` copies it), where
+# v1beta1 runs the schema migration first (``Convert_V0_to_V1``), so its spec is not what was saved.
+AS_SAVED_VERSION = "v0alpha1"
+# Versions a v2-schema dashboard is read and written through, the most settled first.
+V2_VERSIONS = ("v2", "v2beta1", "v2alpha1")
 # How often an /apis listing may restart after its continue token expired (410) before giving up.
 MAX_LIST_RESTARTS = 5
 # /apis list pages carry whole dashboards: pages are sized to about this many bytes (at most
@@ -50,6 +57,7 @@ class GrafanaClient:
         elif config.username is not None and config.password is not None:
             auth = BasicAuth(config.username, config.password)
         self._namespaces: dict[int, str] = {}
+        self._versions: tuple[str, ...] | None = None
         self._namespace_lock = threading.Lock()
         self.http = make_client(
             base_url=config.url,
@@ -94,16 +102,37 @@ class GrafanaClient:
         data = self.get("/api/health")
         return data if isinstance(data, dict) else {}
 
+    def served_versions(self) -> tuple[str, ...]:
+        """The dashboard.grafana.app versions the server serves (``GET /apis``'s group list), cached."""
+        with self._namespace_lock:
+            if self._versions is None:
+                status, data = self.call("GET", "/apis", ok=(200, 404))
+                found: tuple[str, ...] = ()
+                groups = data.get("groups") if status == 200 and isinstance(data, dict) else None
+                for group in groups if isinstance(groups, list) else []:
+                    if isinstance(group, dict) and group.get("name") == DASHBOARD_GROUP:
+                        found = tuple(
+                            str(v["version"])
+                            for v in group.get("versions") or []
+                            if isinstance(v, dict) and isinstance(v.get("version"), str)
+                        )
+                self._versions = found
+            return self._versions
+
     def has_apis(self) -> bool:
-        """Whether the server advertises the dashboard.grafana.app/v1beta1 API."""
-        status, data = self.call("GET", "/apis", ok=(200, 404))
-        if status == 404 or not isinstance(data, dict):
-            return False
-        for group in data.get("groups") or []:
-            if isinstance(group, dict) and group.get("name") == DASHBOARD_GROUP:
-                versions = {v.get("version") for v in group.get("versions") or [] if isinstance(v, dict)}
-                return DASHBOARD_VERSION in versions
-        return False
+        """Whether the server serves dashboards through /apis in a version dashvault reads."""
+        return bool({AS_SAVED_VERSION, DASHBOARD_VERSION} & set(self.served_versions()))
+
+    def read_version(self) -> str:
+        """The version v0/v1-schema dashboards are read and written through: as saved when served."""
+        return AS_SAVED_VERSION if AS_SAVED_VERSION in self.served_versions() else DASHBOARD_VERSION
+
+    def v2_version(self, stored: str) -> str | None:
+        """The version to read a v2-schema dashboard stored as ``stored`` through; None if none is served."""
+        served = self.served_versions()
+        if stored in served:
+            return stored
+        return next((v for v in V2_VERSIONS if v in served), None)
 
     def resolve_api(self) -> str:
         """The API to use: the configured one, or with ``api = "auto"`` /apis when the server serves it."""
@@ -196,21 +225,29 @@ class GrafanaClient:
         return json_object(data, "/api/folders/:uid") if status == 200 else None
 
     def dashboard(self, org: int, uid: str) -> dict[str, Any] | None:
+        """The legacy read of a dashboard; a v2-schema one (406) raises `NotLegacyError`."""
         res = self.dashboard_response(org, uid)
+        if res is not None and res.status == 406:
+            raise NotLegacyError(stored_v2_version(res.body))
         return json_object(res.body, "/api/dashboards/uid/:uid") if res is not None else None
 
     def dashboard_response(self, org: int, uid: str, unless_digest: str | None = None) -> ApiResponse | None:
-        """The dashboard's response (None if it is gone); see `request` for `unless_digest`."""
+        """The dashboard's response (None if it is gone); see `request` for `unless_digest`.
+
+        A dashboard stored in the v2 schema is answered 406 (pkg/api/dashboard.go ``GetDashboard``:
+        "dashboard api version not supported, use /apis/.../<version>/... instead"): that response
+        comes back too, for the caller to read it through /apis.
+        """
         res = request(
             self.http,
             "GET",
             f"/api/dashboards/uid/{seg(uid)}",
             source=self.name,
             headers=self._org(org),
-            expect=(200, 404),
+            expect=(200, 404, 406),
             unless_digest=unless_digest,
         )
-        return res if res.status == 200 else None
+        return res if res.status in (200, 406) else None
 
     def permissions(self, org: int, kind: str, uid: str) -> list[dict[str, Any]] | None:
         base = "/api/folders" if kind == "folder" else "/api/dashboards/uid"
@@ -223,8 +260,9 @@ class GrafanaClient:
 
     # -- /apis reads --------------------------------------------------------------------------
 
-    def _apis_path(self, org: int, name: str | None = None) -> str:
-        path = f"/apis/{DASHBOARD_GROUP}/{DASHBOARD_VERSION}/namespaces/{self.namespace(org)}/dashboards"
+    def _apis_path(self, org: int, name: str | None = None, version: str | None = None) -> str:
+        version = version or self.read_version()
+        path = f"/apis/{DASHBOARD_GROUP}/{version}/namespaces/{self.namespace(org)}/dashboards"
         return f"{path}/{seg(name)}" if name is not None else path
 
     def list_resources(self, org: int) -> Iterator[dict[str, Any]]:
@@ -269,9 +307,15 @@ class GrafanaClient:
             if not token:
                 return
 
-    def resource(self, org: int, name: str) -> dict[str, Any] | None:
-        status, data = self.call("GET", self._apis_path(org, name), ok=(200, 404))
+    def resource(self, org: int, name: str, version: str | None = None) -> dict[str, Any] | None:
+        status, data = self.call("GET", self._apis_path(org, name, version), ok=(200, 404))
         return json_object(data, "dashboard resource") if status == 200 else None
+
+    def resource_whole(self, org: int, name: str, version: str) -> dict[str, Any] | None:
+        """The resource through ``/dto``, which rebuilds a large dashboard's reduced spec
+        (pkg/registry/apis/dashboard/large.go; only ``/dto`` and updates call ``Reconstruct``)."""
+        status, data = self.call("GET", self._apis_path(org, name, version) + "/dto", ok=(200, 404))
+        return json_object(data, "dashboard dto") if status == 200 else None
 
     # -- writes (restore) ---------------------------------------------------------------------
     # Each returns (status, body) for the statuses a restore must tell apart; others raise.
@@ -308,14 +352,23 @@ class GrafanaClient:
         )
 
     def create_resource(
-        self, org: int, name: str, spec: dict[str, Any], folder_uid: str, *, message: str
+        self,
+        org: int,
+        name: str,
+        spec: dict[str, Any],
+        folder_uid: str,
+        *,
+        message: str,
+        version: str | None = None,
     ) -> tuple[int, Any]:
         body = {
+            "apiVersion": f"{DASHBOARD_GROUP}/{version or self.read_version()}",
+            "kind": "Dashboard",
             "metadata": {"name": name, "annotations": _annotations(folder_uid, message)},
             "spec": spec,
             "status": {},
         }
-        return self.call("POST", self._apis_path(org), json=body, ok=(200, 201, 409))
+        return self.call("POST", self._apis_path(org, None, version), json=body, ok=(200, 201, 409))
 
     def update_resource(
         self,
@@ -326,6 +379,7 @@ class GrafanaClient:
         *,
         message: str,
         resource_version: str,
+        version: str | None = None,
     ) -> tuple[int, Any]:
         """`PUT` with the live resourceVersion, so a concurrent edit answers 409 instead of being lost."""
         metadata = {
@@ -333,8 +387,14 @@ class GrafanaClient:
             "resourceVersion": resource_version,
             "annotations": _annotations(folder_uid, message),
         }
-        body = {"metadata": metadata, "spec": spec, "status": {}}
-        return self.call("PUT", self._apis_path(org, name), json=body, ok=(200, 409))
+        body = {
+            "apiVersion": f"{DASHBOARD_GROUP}/{version or self.read_version()}",
+            "kind": "Dashboard",
+            "metadata": metadata,
+            "spec": spec,
+            "status": {},
+        }
+        return self.call("PUT", self._apis_path(org, name, version), json=body, ok=(200, 409))
 
     def set_permissions(self, org: int, kind: str, uid: str, items: list[dict[str, Any]]) -> None:
         base = "/api/folders" if kind == "folder" else "/api/dashboards/uid"
@@ -383,6 +443,23 @@ class GrafanaClient:
             if isinstance(h, dict) and h.get("title") == title and (h.get("folderUid") or "") == folder_uid:
                 return str(h["uid"])
         return None
+
+
+class NotLegacyError(SourceError):
+    """The legacy API refused a dashboard stored in the v2 schema (406); `version` is the one named."""
+
+    def __init__(self, version: str) -> None:
+        super().__init__(f"the dashboard is stored as {version}: the legacy API cannot read it")
+        self.version = version
+
+
+def stored_v2_version(body: Any) -> str:
+    """The version a legacy 406 names in its "use /apis/dashboard.grafana.app/<version>/..." hint."""
+    message = body.get("message") if isinstance(body, dict) else None
+    found = re.search(
+        r"/apis/dashboard\.grafana\.app/(v2[0-9a-z]*)/", message if isinstance(message, str) else ""
+    )
+    return found.group(1) if found else "v2beta1"
 
 
 def _annotations(folder_uid: str, message: str) -> dict[str, str]:

@@ -43,6 +43,13 @@ def library_panel_uids(model: dict[str, Any]) -> list[str]:
                 walk(panel.get("panels"))
 
     walk(model.get("panels"))
+    # A v2 spec: ``elements`` of kind LibraryPanel (v2beta1 ``LibraryPanelKind``).
+    elements = model.get("elements")
+    for element in elements.values() if isinstance(elements, dict) else []:
+        spec = element.get("spec") if isinstance(element, dict) else None
+        ref = spec.get("libraryPanel") if isinstance(spec, dict) else None
+        if isinstance(ref, dict) and isinstance(ref.get("uid"), str) and ref["uid"]:
+            found[ref["uid"]] = None
     return list(found)
 
 
@@ -106,23 +113,61 @@ def dashboard_item_legacy(source: str, org: int, data: dict[str, Any], digest: s
     )
 
 
+def api_version(res: dict[str, Any]) -> str:
+    """The version a resource was served in (``dashboard.grafana.app/v0alpha1`` → ``v0alpha1``)."""
+    return str(res.get("apiVersion") or "").rpartition("/")[2]
+
+
+def conversion(res: dict[str, Any]) -> dict[str, Any]:
+    """``status.conversion`` (apps/dashboard/pkg/apis/dashboard/*/ ``DashboardConversionStatus``)."""
+    status = res.get("status")
+    found = status.get("conversion") if isinstance(status, dict) else None
+    return found if isinstance(found, dict) else {}
+
+
+def stored_version(res: dict[str, Any]) -> str:
+    """The version the dashboard is stored in: the conversion's ``storedVersion``, else the one served."""
+    stored = conversion(res).get("storedVersion")
+    return stored if isinstance(stored, str) and stored else api_version(res)
+
+
+def is_v2(version: str) -> bool:
+    return version.startswith("v2")
+
+
+def reduced(res: dict[str, Any]) -> bool:
+    """Whether a large dashboard came with its spec reduced to a few keys and its body in a blob
+    (pkg/registry/apis/dashboard/large.go ``ReduceSpec``; the ``grafana.app/blob`` annotation)."""
+    annotations = (res.get("metadata") or {}).get("annotations") or {}
+    return bool(annotations.get("grafana.app/blob"))
+
+
 def dashboard_item_apis(source: str, org: int, res: dict[str, Any]) -> Item:
+    """A dashboard read through /apis. One read as saved (v0alpha1) has the legacy read's content;
+    one read through another version says which in ``content.apiVersion``: a v2-schema dashboard,
+    or a v1beta1 read, whose spec Grafana has migrated to the newest schemaVersion."""
     md = res.get("metadata") or {}
     uid = str(md["name"])
+    version = api_version(res)
     model = dict(res.get("spec") or {})
-    # The legacy model always carries its uid; a resource's spec may leave it to metadata.name.
-    model.setdefault("uid", uid)
+    if not is_v2(version):
+        # The legacy model always carries its uid; a resource's spec may leave it to metadata.name.
+        model.setdefault("uid", uid)
     annotations = md.get("annotations") or {}
     folder = annotations.get("grafana.app/folder") or ""
+    content: dict[str, Any] = {"dashboard": model, "folderUid": folder}
+    if version != "v0alpha1":
+        content["apiVersion"] = version
     return Item(
         source=source,
         kind="dashboard",
         key=f"{org}/{uid}",
         title=str(model.get("title") or uid),
         folder=folder or None,
-        content={"dashboard": model, "folderUid": folder},
+        content=content,
         meta={
-            "version": model.get("version"),
+            "apiVersion": version,
+            "version": model.get("version", md.get("generation")),
             "resourceVersion": md.get("resourceVersion"),
             "generation": md.get("generation"),
             "uid": md.get("uid"),

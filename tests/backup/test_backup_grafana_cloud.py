@@ -39,7 +39,7 @@ def test_auto_finds_the_stack_namespace_and_backs_up_and_restores_through_it(
     res = cli("backup", "--json")
     assert res.exit_code == 0, res.stderr
     assert res.json()["sources"]["grafana"]["failed"] == 0
-    assert apis_paths(cloud) == {f"/apis/dashboard.grafana.app/v1beta1/namespaces/stacks-{STACK}"}
+    assert apis_paths(cloud) == {f"/apis/dashboard.grafana.app/v0alpha1/namespaces/stacks-{STACK}"}
     manifest = cli("show", "latest", f"1/{population.dashboards[0]}")
     assert manifest.exit_code == 0
 
@@ -64,4 +64,4 @@ def test_without_a_namespace_the_on_prem_one_is_used(tmp_path: Path, grafana: Gr
     grafana.fail_requests[("GET", "/api/frontend/settings")] = 404  # Grafana 10.x has no namespace
     cli = Cli(write_config(tmp_path / "dashvault.toml", [grafana_source(grafana.url, api="apis")]))
     assert cli("backup").exit_code == 0
-    assert apis_paths(grafana) == {"/apis/dashboard.grafana.app/v1beta1/namespaces/default"}
+    assert apis_paths(grafana) == {"/apis/dashboard.grafana.app/v0alpha1/namespaces/default"}

@@ -327,6 +327,6 @@ def test_a_live_dashboard_missing_from_the_listing_is_not_recorded_deleted(
     by_uid = (
         f"/api/dashboards/uid/{hidden}"
         if api == "legacy"
-        else f"/apis/{DASHBOARD_API}/namespaces/default/dashboards/{hidden}"
+        else f"/apis/dashboard.grafana.app/v0alpha1/namespaces/default/dashboards/{hidden}"
     )
     assert any(r.method == "GET" and r.path == by_uid for r in grafana.logged_requests())

@@ -27,6 +27,9 @@ UNDOCUMENTED: tuple[tuple[str, re.Pattern[str]], ...] = (
     # every API group's own document: k8s.io/apiserver/pkg/endpoints/discovery/root.go
     # `rootAPIsHandler`. dashvault reads it to learn whether /apis serves dashboards (`has_apis`).
     ("GET", re.compile(r"/apis")),
+    # The group's discovery (an ``APIGroup``), from the same handler family: k8s.io/apiserver/pkg/
+    # endpoints/discovery/group.go ``APIGroupHandler``; dashvault reads it to learn the versions.
+    ("GET", re.compile(r"/apis/(dashboard|folder)\.grafana\.app")),
     # The settings the frontend boots with, where it learns the /apis namespace: pkg/api/api.go
     # registers `/api/frontend/settings` (`GetFrontendSettings`, dtos.FrontendSettingsDTO with
     # `namespace` set in pkg/api/frontendsettings.go); the published document leaves it out.
@@ -35,6 +38,20 @@ UNDOCUMENTED: tuple[tuple[str, re.Pattern[str]], ...] = (
     # registered as /api/access-control/user/permissions (signed in); not in the document either.
     ("GET", re.compile(r"/api/access-control/user/permissions")),
 )
+
+
+# dashboard.grafana.app/v0alpha1 and v1beta1 serve the same resource types (``Dashboard``,
+# ``DashboardList``, ``DashboardWithAccessInfo``), both with an ``Unstructured`` spec
+# (apps/dashboard/pkg/apis/dashboard/v0alpha1 and v1beta1 ``dashboard_spec_gen.go``); only the
+# conversion between them differs. ../shared/specs holds no v0alpha1 snapshot, so its exchanges are
+# checked against the v1beta1 document.
+_V0 = re.compile(r"/apis/dashboard\.grafana\.app/v0alpha1(/.*)?")
+
+
+def documented_path(path: str) -> str:
+    """The path whose document describes a request: v0alpha1 dashboards are v1beta1's."""
+    found = _V0.fullmatch(path)
+    return f"/apis/dashboard.grafana.app/v1beta1{found.group(1) or ''}" if found else path
 
 
 def undocumented(method: str, path: str) -> bool:

@@ -106,7 +106,7 @@ class Checker:
         method = "GET" if record.method == "HEAD" else record.method
         if allowances.undocumented(method, path):  # before templates, which may match it by accident
             return []
-        found, matches = self.specs.find(method, path)
+        found, matches = self.specs.find(method, allowances.documented_path(path))
         query = urlencode(record.query, doseq=True)
         if found is None:
             if record.route is None and not _from_dashvault(record):

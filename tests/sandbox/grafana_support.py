@@ -25,6 +25,60 @@ def board(title: str, **extra: Any) -> dict[str, Any]:
     return {"title": title, "panels": [{"id": 1, "type": "text", "title": "t"}], "schemaVersion": 41, **extra}
 
 
+def v2_spec(title: str, **extra: Any) -> dict[str, Any]:
+    """A v2beta1 dashboard spec with one panel in a grid (the v2beta1 document's DashboardSpec)."""
+    panel = {
+        "kind": "Panel",
+        "spec": {
+            "id": 1,
+            "title": "Requests",
+            "description": "",
+            "links": [],
+            "data": {
+                "kind": "QueryGroup",
+                "spec": {"queries": [], "transformations": [], "queryOptions": {}},
+            },
+            "vizConfig": {
+                "kind": "VizConfig",
+                "group": "timeseries",
+                "version": "",
+                "spec": {"options": {}, "fieldConfig": {"defaults": {}, "overrides": []}},
+            },
+        },
+    }
+    item = {
+        "kind": "GridLayoutItem",
+        "spec": {
+            "x": 0,
+            "y": 0,
+            "width": 12,
+            "height": 8,
+            "element": {"kind": "ElementReference", "name": "p1"},
+        },
+    }
+    return {
+        "title": title,
+        "cursorSync": "Off",
+        "preload": False,
+        "editable": True,
+        "tags": ["v2"],
+        "links": [],
+        "annotations": [],
+        "variables": [],
+        "elements": {"p1": panel},
+        "layout": {"kind": "GridLayout", "spec": {"items": [item]}},
+        "timeSettings": {
+            "from": "now-6h",
+            "to": "now",
+            "autoRefresh": "",
+            "autoRefreshIntervals": ["5s", "1m"],
+            "hideTimepicker": False,
+            "fiscalYearStartMonth": 0,
+        },
+        **extra,
+    }
+
+
 @pytest.fixture
 def sb(request: pytest.FixtureRequest) -> Iterator[GrafanaSandbox]:
     sandbox = watch(request, GrafanaSandbox(token=TOKEN, seed=3).start())
