@@ -20,10 +20,12 @@ from sources.grafana.items import (
     is_v2,
     library_panel_item,
     permissions_item,
+    public_dashboard_item,
     reduced,
     stored_version,
 )
 from sources.grafana.library import library_panel, library_panels
+from sources.grafana.public import PublicDashboardsOff, public_dashboard, public_dashboards
 from storage.model import Entry
 
 
@@ -71,6 +73,7 @@ class GrafanaCollector:
         yield from self._pooled(self._folder_task(org, uid) for uid in dict.fromkeys(folder_uids))
         yield from self._library_panels(org, known)
 
+        yield from self._public_dashboards(org, known)
         if self.api_used == "apis":
             listed: list[str] = []
 
@@ -109,6 +112,40 @@ class GrafanaCollector:
             return lambda: self._failing("library-panel", org, uid, run, riders=())
 
         yield from self._pooled(recheck(uid) for uid in _missing(known, "library-panel", f"{org}/", listed))
+
+    def _public_dashboards(self, org: int, known: set[tuple[str, str]]) -> Iterator[Result]:
+        """Public dashboards: listed, then each read for its settings; those the listing missed
+        are asked for by dashboard before they are called deleted."""
+        prefix = f"{org}/"
+        try:
+            listed = {
+                str(p["dashboardUid"]): str(p.get("title") or "") for p in public_dashboards(self.client, org)
+            }
+        except PublicDashboardsOff as exc:
+            # Switched off, or a proxy's 404: say nothing is gone, keep what was there.
+            yield from (
+                ItemFailure(k, key, exc.message)
+                for k, key in known
+                if k == "public-dashboard" and key.startswith(prefix)
+            )
+            return
+        previous = {
+            key[len(prefix) :]: key for k, key in known if k == "public-dashboard" and key.startswith(prefix)
+        }
+
+        def task(dashboard_uid: str, title: str) -> Callable[[], list[Result]]:
+            def run() -> list[Result]:
+                data = public_dashboard(self.client, org, dashboard_uid)
+                if data is None:
+                    return []
+                old = self._previous.get(("public-dashboard", f"{org}/{dashboard_uid}"))
+                name = title or (old.title if old is not None else "")
+                return [public_dashboard_item(self.source, org, data, title=name)]
+
+            return lambda: self._failing("public-dashboard", org, dashboard_uid, run, riders=())
+
+        uids = {**dict.fromkeys(previous, ""), **listed}
+        yield from self._pooled(task(uid, title) for uid, title in sorted(uids.items()))
 
     def _pooled(self, tasks: Iterable[Callable[[], list[Result]]]) -> Iterator[Result]:
         return pooled(tasks, limit=self.config.concurrency, name=self.source)

@@ -24,6 +24,7 @@ from sources.grafana.items import (
     library_panel_item,
     library_panel_uids,
     permissions_item,
+    public_dashboard_item,
 )
 from sources.grafana.library import (
     CONNECT_FAILED,
@@ -31,6 +32,12 @@ from sources.grafana.library import (
     library_panel,
     library_panels,
     update_library_panel,
+)
+from sources.grafana.public import (
+    create_public_dashboard,
+    delete_public_dashboard,
+    public_dashboard,
+    update_public_dashboard,
 )
 from storage.hashing import entry_for
 from storage.model import Entry, SnapshotInfo
@@ -117,7 +124,8 @@ class GrafanaTarget:
         }
         self._absent = {(kind, key) for kind, key in keys if kind in listed} - objects
         # Permissions of an object that does not exist do not exist either.
-        self._absent |= {(kind, key) for kind, key in keys if kind == "permissions" and key in absent_objects}
+        riders = ("permissions", "public-dashboard")
+        self._absent |= {(kind, key) for kind, key in keys if kind in riders and key in absent_objects}
 
     def live(self, entry: Entry, target_key: str) -> Live | None:
         if (entry.kind, target_key) in self._absent:
@@ -156,6 +164,14 @@ class GrafanaTarget:
                 return None
             item = library_panel_item(self.name, org, element)
             return Live(entry_for(item)[0].hash, {"version": element.get("version")})
+        if entry.kind == "public-dashboard":
+            data = public_dashboard(self.client, org, uid)
+            if data is None:
+                return None
+            item = public_dashboard_item(self.name, org, data, title=entry.title)
+            return Live(
+                entry_for(item)[0].hash, {"uid": data.get("uid"), "accessToken": data.get("accessToken")}
+            )
         if entry.kind == "permissions":
             kind = str(entry.meta.get("object") or "dashboard")
             raw = self.client.permissions(org, kind, uid)
@@ -177,6 +193,8 @@ class GrafanaTarget:
             self._dashboard(item, content, policy)
         elif kind == "permissions":
             self._permissions(item, content)
+        elif kind == "public-dashboard":
+            self._public_dashboard(item, content, policy)
         else:
             raise SourceError(f"{self.name}: cannot restore items of kind {kind!r}")
 
@@ -356,6 +374,39 @@ class GrafanaTarget:
         if status == 409:
             raise StaleWrite(_message(body, "the dashboard changed meanwhile"))
         item.outcome = Outcome.CREATED if create else Outcome.UPDATED
+
+    def _public_dashboard(self, item: PlanItem, content: dict[str, Any], policy: Policy) -> None:
+        """Create it with its uid and access token (the same public URL), or set the live one's switches.
+
+        A live one with another access token is replaced: a patch cannot change the token.
+        """
+        org, dashboard_uid = split_key(item.target_key)
+        settings = dict(content)
+        if item.target_key != self.target_key(item.entry):
+            # It follows a copy of its dashboard: the original keeps the uid and the URL.
+            settings.pop("uid", None)
+            settings.pop("accessToken", None)
+        live = item.live.token if item.live else None
+        if live is not None and item.action is Action.CONFLICT and policy is Policy.COPY:
+            item.outcome, item.detail = (
+                Outcome.CONFLICT,
+                "public dashboards are not copied; kept the live one",
+            )
+            return
+        if live is not None and live.get("accessToken") == settings.get("accessToken"):
+            update_public_dashboard(self.client, org, dashboard_uid, str(live.get("uid")), settings)
+            item.outcome = Outcome.UPDATED
+            return
+        if live is not None:
+            delete_public_dashboard(self.client, org, dashboard_uid, str(live.get("uid")))
+        status, body = create_public_dashboard(self.client, org, dashboard_uid, settings)
+        if status == 400:
+            if isinstance(body, dict) and body.get("messageId") == "publicdashboards.dashboardIsPublic":
+                raise StaleWrite(_message(body, "the dashboard was made public meanwhile"))
+            raise SourceError(
+                f"{self.name}: public dashboard of {dashboard_uid}: {_message(body, 'refused (400)')}"
+            )
+        item.outcome = Outcome.UPDATED if live is not None else Outcome.CREATED
 
     def _permissions(self, item: PlanItem, content: dict[str, Any]) -> None:
         org, uid = split_key(item.target_key)

@@ -44,6 +44,7 @@ RESTORE_ACTIONS = (
     "folders.permissions:write",
     "library.panels:create",
     "library.panels:write",
+    "dashboards.public:write",
     "org.users:read",
     "teams:read",
     "serviceaccounts:read",

@@ -20,6 +20,7 @@ from typing import Any
 
 from sandbox.grafana.apis import ApisApi
 from sandbox.grafana.legacy import LegacyApi
+from sandbox.grafana.public import PublicApi
 from sandbox.grafana.resources import DASHBOARD_API, FOLDER_API, namespace_of
 from sandbox.grafana.state import _now, _Org, _User, slugify
 
@@ -32,7 +33,7 @@ _NS = rf"/namespaces/(?P<ns>{_SEG})"
 # -- the sandbox --------------------------------------------------------------------------------
 
 
-class GrafanaSandbox(LegacyApi, ApisApi):
+class GrafanaSandbox(LegacyApi, ApisApi, PublicApi):
     """Grafana 11/12 HTTP API stand-in (legacy ``/api`` and ``/apis``) with a thread-safe Python API."""
 
     fault_exempt_prefixes = ("/_sandbox", "/api/health")
@@ -107,6 +108,8 @@ class GrafanaSandbox(LegacyApi, ApisApi):
         #: The dashboard API versions served, when fewer than the release's own (None: all of them;
         #: e.g. a later release that no longer serves v0alpha1).
         self.dashboard_versions: tuple[str, ...] | None = None
+        #: ``[public_dashboards] enabled`` (default true): off, every public dashboard route is a 404.
+        self.public_dashboards_enabled = True
         self.lock = threading.RLock()
         self._uid_rng = random.Random(seed)
         self._rv = 0
@@ -141,6 +144,12 @@ class GrafanaSandbox(LegacyApi, ApisApi):
         r("DELETE", rf"/api/dashboards/uid/{uid}", self._delete_dashboard)
         r("GET", rf"/api/dashboards/uid/{uid}/versions", self._dashboard_versions)
         r("GET", rf"/api/dashboards/uid/{uid}/versions/(?P<version>[0-9]+)", self._dashboard_version)
+        r("GET", r"/api/dashboards/public-dashboards", self._list_public_dashboards)
+        public = rf"/api/dashboards/uid/{uid}/public-dashboards"
+        r("GET", public, self._get_public_dashboard)
+        r("POST", public, self._create_public_dashboard)
+        r("PATCH", rf"{public}/(?P<public>{_SEG})", self._patch_public_dashboard)
+        r("DELETE", rf"{public}/(?P<public>{_SEG})", self._delete_public_dashboard)
         r("GET", rf"/api/dashboards/uid/{uid}/permissions", self._get_dashboard_permissions)
         r("POST", rf"/api/dashboards/uid/{uid}/permissions", self._post_dashboard_permissions)
         r("GET", r"/api/folders", self._list_folders)

@@ -52,6 +52,7 @@ class GrafanaCore(SandboxServer):
     refuse_dashboard_writes: set[str]
     large_object_bytes: int | None
     dashboard_versions: tuple[str, ...] | None
+    public_dashboards_enabled: bool
     lock: threading.RLock
     _uid_rng: random.Random
     _rv: int

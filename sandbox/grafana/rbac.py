@@ -205,6 +205,8 @@ class Rbac(GrafanaCore):
         return best
 
     def _may(self, org: _Org, caller: Caller, action: str, obj: _Dashboard | _Folder | None) -> bool:
+        if action == "dashboards.public:write":  # fixed:dashboards.public:writer, the Admin's alone
+            return caller.role == "Admin"
         if obj is None and action in ("dashboards:create", "folders:create"):
             return caller.role in ("Editor", "Admin")  # creating at the root
         if obj is None and action == "folders:read":
@@ -266,6 +268,7 @@ class Rbac(GrafanaCore):
                     grant(action, scope)
                 for action in _LIBRARY_ACTIONS:  # fixed:library.panels:writer
                     grant(action, "folders:*")
+                grant("dashboards.public:write", "dashboards:*")
             else:
                 if caller.role in ("Editor", "Viewer"):
                     grant("folders:read", "folders:uid:general")

@@ -83,6 +83,32 @@ def library_panel_item(source: str, org: int, data: dict[str, Any]) -> Item:
     )
 
 
+def public_dashboard_item(source: str, org: int, data: dict[str, Any], *, title: str) -> Item:
+    """A dashboard's public dashboard (pkg/services/publicdashboards/models ``PublicDashboard``).
+
+    Its uid and access token are content: the access token is the public URL
+    (``/public-dashboards/<accessToken>``), which a restore must bring back as it was.
+    """
+    dashboard_uid = str(data["dashboardUid"])
+    return Item(
+        source=source,
+        kind="public-dashboard",
+        key=f"{org}/{dashboard_uid}",
+        title=title or dashboard_uid,
+        folder=None,
+        content={
+            "dashboardUid": dashboard_uid,
+            "uid": data.get("uid"),
+            "accessToken": data.get("accessToken"),
+            "isEnabled": data.get("isEnabled"),
+            "annotationsEnabled": data.get("annotationsEnabled"),
+            "timeSelectionEnabled": data.get("timeSelectionEnabled"),
+            "share": data.get("share"),
+        },
+        meta={k: data[k] for k in ("createdAt", "updatedAt", "createdBy", "updatedBy") if k in data},
+    )
+
+
 def dashboard_item_legacy(source: str, org: int, data: dict[str, Any], digest: str = "") -> Item:
     model = dict(data.get("dashboard") or {})
     meta = data.get("meta") or {}
