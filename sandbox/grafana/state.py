@@ -261,4 +261,16 @@ def library_uids(model: dict[str, Any]) -> list[str | None]:
                 walk(panel.get("panels"))
 
     walk(model.get("panels"))
+    # A v2 spec: elements of kind LibraryPanel (v2beta1 ``DashboardLibraryPanelKind``).
+    elements = model.get("elements")
+    for element in elements.values() if isinstance(elements, dict) else []:
+        spec = (
+            element.get("spec")
+            if isinstance(element, dict) and element.get("kind") == "LibraryPanel"
+            else None
+        )
+        if isinstance(spec, dict):
+            ref = spec.get("libraryPanel")
+            uid = ref.get("uid") if isinstance(ref, dict) else None
+            found.append(uid if isinstance(uid, str) and uid else None)
     return found

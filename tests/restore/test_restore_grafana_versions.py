@@ -73,3 +73,48 @@ def test_a_v2_dashboard_converted_to_v1_meanwhile_is_rolled_back_to_v2(tmp_path,
     res = cli("restore", "--snapshot", snapshot, "--key", "dyn", "--on-conflict", "overwrite", "--json")
     assert res.exit_code == 0, res.stdout[-3000:] + res.stderr
     assert (g12.stored_version("dyn"), g12.get_dashboard("dyn")) == ("v2beta1", spec)
+
+
+@pytest.mark.parametrize("api", ["legacy", "apis"])
+def test_a_whole_instance_survives_a_disaster_v2_library_and_public_dashboards_too(tmp_path, request, api):
+    grafana = watch(request, GrafanaSandbox(token=TOKEN, seed=9, grafana_version="12.2.0").start())
+    try:
+        grafana.add_folder("ops", "Ops")
+        grafana.add_library_panel("lib-cpu", "CPU", {"type": "stat", "title": "CPU"}, folder_uid="ops")
+        ref = {
+            "kind": "LibraryPanel",
+            "spec": {"id": 2, "title": "CPU", "libraryPanel": {"uid": "lib-cpu", "name": "CPU"}},
+        }
+        spec = v2_spec("Dynamic")
+        spec["elements"]["lib"] = ref
+        grafana.add_v2_dashboard("dyn", spec, folder_uid="ops")
+        classic = {"uid": "classic", "title": "Classic", "schemaVersion": 36}
+        classic["panels"] = [
+            {"id": 1, "gridPos": {"x": 0, "y": 0, "w": 6, "h": 4}, "libraryPanel": {"uid": "lib-cpu"}}
+        ]
+        grafana.add_dashboard(classic, folder_uid="ops")
+        grafana.add_public_dashboard("classic", uid="classic-pub", access_token="a" * 32)
+        grafana.set_permissions("folder", "ops", [{"role": "Viewer", "permission": 1}])
+        cli = Cli(write_config(tmp_path / "dashvault.toml", [grafana_source(grafana.url, api=api)]))
+        first = cli("backup", "--json")
+        assert first.exit_code == 0 and first.json()["sources"]["grafana"]["failed"] == 0
+        before = hashes(tmp_path / "backups")
+        assert {kind for kind, _ in before} == {
+            "folder",
+            "library-panel",
+            "dashboard",
+            "permissions",
+            "public-dashboard",
+        }
+
+        grafana.wipe()
+        res = cli("restore", "--json")
+        assert res.exit_code == 0, res.stdout[-3000:] + res.stderr
+        after = cli("backup", "--json")
+        assert after.exit_code == 0 and after.json()["sources"]["grafana"]["failed"] == 0
+        assert hashes(tmp_path / "backups") == before  # an empty diff
+        assert (grafana.stored_version("dyn"), grafana.get_dashboard("dyn")) == ("v2beta1", spec)
+        assert grafana.library_panel("lib-cpu")["connections"] == ["classic", "dyn"]  # type: ignore[index]
+        assert grafana.public_dashboard("classic")["accessToken"] == "a" * 32  # type: ignore[index]
+    finally:
+        grafana.stop()
