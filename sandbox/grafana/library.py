@@ -46,20 +46,26 @@ class LibraryApi(PythonApi):
     ) -> None:
         """Create a library panel as the admin would."""
         with self.lock:
-            o = self._org_by_id(org)
-            now = _now()
-            o.library[uid] = _LibraryElement(
-                uid=uid,
-                id=self._new_id(),
-                name=name,
-                model=dict(model),
-                folder_uid=folder_uid,
-                version=1,
-                created=now,
-                updated=now,
-                created_by="user:admin",
-                updated_by="user:admin",
-            )
+            self._new_element(self._org_by_id(org), uid, name, dict(model), folder_uid, "user:admin")
+
+    def _new_element(
+        self, org: _Org, uid: str, name: str, model: dict[str, Any], folder_uid: str | None, actor: str
+    ) -> _LibraryElement:
+        now = _now()
+        e = _LibraryElement(
+            uid=uid,
+            id=self._new_id(),
+            name=name,
+            model=model,
+            folder_uid=folder_uid,
+            version=1,
+            created=now,
+            updated=now,
+            created_by=actor,
+            updated_by=actor,
+        )
+        org.library[uid] = e
+        return e
 
     def library_panel(self, uid: str, org: int = 1) -> dict[str, Any] | None:
         """A library panel's name, folder, model and connected dashboard uids; None if there is none."""
@@ -274,20 +280,7 @@ class LibraryApi(PythonApi):
             ref = model.get("libraryPanel")
             if isinstance(ref, dict) and not ref.get("uid"):  # ``addUidToLibraryPanel``
                 model["libraryPanel"] = {**ref, "uid": uid}
-            now, actor = _now(), req.user or "anonymous"
-            e = _LibraryElement(
-                uid=uid,
-                id=self._new_id(),
-                name=name,
-                model=model,
-                folder_uid=folder_uid,
-                version=1,
-                created=now,
-                updated=now,
-                created_by=actor,
-                updated_by=actor,
-            )
-            org.library[uid] = e
+            e = self._new_element(org, uid, name, model, folder_uid, req.user or "anonymous")
             out = self._element_json(org, e)
             if folder_uid is None:
                 out["meta"]["folderName"] = ""  # the create handler fills it for real folders only
