@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from storage.model import Entry, Item
+from storage.restores import RestoredIds
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,15 @@ class Collector(Protocol):
 
         An item whose version the source shows to be that of its entry may be yielded as `Unchanged`.
         """
+        ...
+
+
+@runtime_checkable
+class AdoptsRestores(Protocol):
+    """A collector of a source whose restores give objects new ids (Arduino): told where they went."""
+
+    def adopt_restores(self, restored: RestoredIds) -> None:
+        """Take the store's restore records before `collect`."""
         ...
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from time import monotonic
 
-from backup.collector import Collector, ItemFailure, SourceWarning, Unchanged
+from backup.collector import AdoptsRestores, Collector, ItemFailure, SourceWarning, Unchanged
 from storage.errors import DashvaultError
 from storage.gcpolicy import bulk_json
 from storage.hashing import entry_for
@@ -93,6 +93,11 @@ class BackupRun:
             by_source: dict[str, dict[tuple[str, str], Entry]] = {}
             for e in prev_entries:
                 by_source.setdefault(e.source, {})[(e.kind, e.key)] = e
+            if any(isinstance(c, AdoptsRestores) for c in self.collectors):
+                restored = self.store.restores()
+                for c in self.collectors:
+                    if isinstance(c, AdoptsRestores):
+                        c.adopt_restores(restored)
             workers = max(1, len(self.collectors))
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="source") as pool:
                 futures = [

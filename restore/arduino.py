@@ -1,17 +1,21 @@
 """ArduinoTarget: reads live Arduino IoT Cloud dashboards for the plan and replays snapshot items.
 
-The cloud assigns ids: a restored dashboard gets a new one (and new widget ids), reported as
-`old id -> new id`. Nothing is recorded to find it again; a later restore of the same snapshot looks for
-the snapshot's id first, then for a dashboard with the same name that was created after the snapshot
-was taken (a dashboard that existed then is another item of that snapshot, never this one's restore):
-one with identical content wins, else the only such dashboard. This needs no state, so it works with
-any store and any copy of it.
+The cloud assigns a dashboard's id: a restored dashboard gets a new one, reported as `old id -> new id`
+and written to the store as a restore record (storage/restores.py), as are the copies of
+`--on-conflict copy`. A later restore finds a dashboard under the snapshot's id, else under the ids
+restores recorded for it (newest first), else, when no record says (a restore cut short before it
+wrote its record), a dashboard of the same name and the same content that no snapshot knows: an
+earlier restore's work, never someone's own dashboard. So restoring twice creates nothing the second
+time, and copying twice makes one copy.
 
 Widget variable links are re-applied with the link endpoint after each write; properties that no
-longer exist are left out and named in the item's detail. Shares are added back; live shares the
-snapshot does not have are removed only with `--on-conflict overwrite`. The shares of a dashboard found
-under a new id are compared with the snapshot as if under its old id; when they differ they are
-planned as missing (users added back), since no backup holds them under the snapshot's key.
+longer exist are left out and named in the item's detail, as are widget options that name them. Shares
+are added back; live shares the snapshot does not have are removed only with `--on-conflict overwrite`.
+The shares of a dashboard found under a new id are compared with the snapshot as if under its old id;
+when they differ they are planned as missing (users added back).
+
+Dashboards are written through v3 (pages) where the cloud serves it; a snapshot's dashboard with pages
+is not written to a cloud that serves only v2, which would flatten it: the item fails and says why.
 """
 
 from __future__ import annotations
@@ -19,18 +23,19 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from restore.plan import Action, Live, Outcome, PlanItem, Policy, StaleWrite
 from sources.arduino.client import ArduinoClient
 from sources.arduino.items import dashboard_content, shares_content, widget_content
-from sources.arduino.models import Dashboard, DashboardInput, Widget, WidgetInput
+from sources.arduino.models import MAIN_PAGE, Dashboard, DashboardInput, PageInput, Widget, WidgetInput
 from sources.config import ArduinoSourceConfig
 from sources.errors import ResponseError
 from storage.hashing import canonical, content_hash
 from storage.model import Entry, SnapshotInfo
+from storage.restores import RestoredId, RestoredIds
 
 __all__ = ["ArduinoTarget", "copy_name"]
 
@@ -40,24 +45,22 @@ log = logging.getLogger("dashvault.restore.arduino")
 MISSING_PROPERTY = (400, 404, 422)
 
 
-def copy_name(name: str, snapshot: SnapshotInfo) -> str:
-    """The name of a restored copy: `<name> (restored <snapshot time>)`."""
-    return f"{name} (restored {_utc(snapshot.time):%Y-%m-%d %H:%M} UTC)"
+#: `dashboardv2.name` maxLength.
+NAME_MAX = 64
+
+
+def copy_name(name: str, snapshot: SnapshotInfo, key: str = "") -> str:
+    """The name of a restored copy, `<name> (restored <snapshot time>)`, within the cloud's 64 characters:
+    a long name is cut, and then marked with the start of the old id so that cut names stay apart."""
+    suffix = f" (restored {_utc(snapshot.time):%Y-%m-%d %H:%M} UTC)"
+    if len(name) + len(suffix) <= NAME_MAX:
+        return name + suffix
+    mark = f"~{key[:6]}" if key else "~"
+    return name[: NAME_MAX - len(suffix) - len(mark)].rstrip() + mark + suffix
 
 
 def _utc(when: datetime) -> datetime:
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-
-
-def _created_after(dashboard: Dashboard, when: datetime) -> bool:
-    """Whether the cloud says the dashboard was created after `when` (False if it does not say)."""
-    if not dashboard.created_at:
-        return False
-    try:
-        created = datetime.fromisoformat(dashboard.created_at.replace("Z", "+00:00"))
-    except ValueError:
-        return False
-    return _utc(created) > _utc(when)
 
 
 def _signature(widget: dict[str, Any]) -> bytes:
@@ -82,6 +85,18 @@ def match_widgets(wanted: Sequence[dict[str, Any]], live: Sequence[Widget]) -> l
     return out
 
 
+def _strings(value: Any) -> Iterator[str]:
+    """Every string inside a JSON value."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+
+
 def _describe(widget: dict[str, Any], variable: dict[str, Any]) -> str:
     label = widget.get("name") or widget.get("type")
     thing = variable.get("thing_name") or variable.get("thing_id")
@@ -98,9 +113,19 @@ class ArduinoTarget:
         snapshot: SnapshotInfo,
         message: str,
         client: ArduinoClient | None = None,
+        restored: RestoredIds | None = None,
+        origin: str | None = None,
+        known: Iterable[str] = (),
     ) -> None:
         self.config = config
         self.snapshot = snapshot
+        #: The store's restore records, and the source the snapshot's items came from (another with --to).
+        self.restored = restored or RestoredIds([])
+        self.origin = origin or config.name
+        #: Dashboard ids some snapshot knows as its own items: never taken for an earlier restore's work.
+        self.known = set(known)
+        #: What this restore put under new ids, for its restore record.
+        self.new_ids: list[RestoredId] = []
         # Arduino keeps no version history to write it into; it goes to the log.
         self.message = message
         self.client = client or ArduinoClient(config)
@@ -170,17 +195,21 @@ class ArduinoTarget:
         direct = self.client.show_dashboard(key)
         if direct is not None:
             return direct
-        candidates = []
-        for listed in self._list():
-            if listed.name == name and listed.id != key and _created_after(listed, self.snapshot.time):
-                shown = self.client.show_dashboard(listed.id)
-                if shown is not None:
-                    candidates.append(shown)
-        if want_hash is not None:
-            for c in candidates:
-                if content_hash(dashboard_content(c)) == want_hash:
-                    return c
-        return candidates[0] if len(candidates) == 1 else None
+        for placed in self.restored.placed(self.name, self.origin, "dashboard", key):
+            found = self.client.show_dashboard(placed)
+            if found is not None:
+                return found
+        if want_hash is None:
+            return None
+        # No record names it: an earlier restore cut short before writing its record leaves a dashboard
+        # of this name and content that no snapshot knows. Anything else is someone's own dashboard.
+        for listed in sorted(self._list(), key=lambda d: d.id):
+            if listed.name != name or listed.id == key or listed.id in self.known:
+                continue
+            shown = self.client.show_dashboard(listed.id)
+            if shown is not None and content_hash(dashboard_content(shown)) == want_hash:
+                return shown
+        return None
 
     def _list(self) -> list[Dashboard]:
         with self._lock:
@@ -202,9 +231,22 @@ class ArduinoTarget:
 
     def _apply_dashboard(self, item: PlanItem, content: dict[str, Any], policy: Policy) -> None:
         key = item.target_key
+        pages = list(content.get("pages") or [])
+        if (
+            pages
+            and self.client.api == "v2"
+            and not (item.action is Action.CONFLICT and policy is Policy.SKIP)
+        ):
+            item.outcome = Outcome.FAILED
+            item.detail = (
+                f"{self.name}: the snapshot's dashboard has {len(pages)} pages and this cloud serves no "
+                "/iot/v3 (pages): a v2 write would flatten it, not restored"
+            )
+            return
         if item.action is Action.CREATE:
             created, note = self._create(content, str(content["name"]))
             item.new_key = created.id
+            self._record(RestoredId(kind="dashboard", key=key, id=created.id))
             item.outcome = Outcome.CREATED
             item.detail = f"old id {key} -> new id {created.id}{note}"
             log.info(
@@ -233,20 +275,33 @@ class ArduinoTarget:
         where = f"updated {live_id}" if live_id == key else f"updated {live_id} (restored earlier from {key})"
         item.detail = where + note
 
+    def _record(self, restored: RestoredId) -> None:
+        with self._lock:
+            self.new_ids.append(restored)
+
     def _copy(self, item: PlanItem, content: dict[str, Any]) -> None:
-        name = copy_name(str(content["name"]), self.snapshot)
+        key = item.entry.key
+        name = copy_name(str(content["name"]), self.snapshot, key)
         want = content_hash({**content, "name": name})
-        for listed in self.client.list_dashboards(name=name):
-            if listed.name != name or not _created_after(listed, self.snapshot.time):
-                continue
-            shown = self.client.show_dashboard(listed.id)
-            if shown is not None and content_hash(dashboard_content(shown)) == want:
-                item.new_key = shown.id
-                item.outcome = Outcome.SKIPPED
-                item.detail = f"already copied from this snapshot as {shown.id} ({name!r})"
-                return
+        earlier = self.restored.copies(self.name, self.origin, self.snapshot.id, key)
+        found = next((d for i in earlier if (d := self.client.show_dashboard(i)) is not None), None)
+        if found is None:
+            # No record (a restore cut short): a dashboard of the copy's name and content no snapshot knows.
+            for listed in sorted(self.client.list_dashboards(name=name), key=lambda d: d.id):
+                if listed.name != name or listed.id in self.known:
+                    continue
+                shown = self.client.show_dashboard(listed.id)
+                if shown is not None and content_hash(dashboard_content(shown)) == want:
+                    found = shown
+                    break
+        if found is not None:
+            item.new_key = found.id
+            item.outcome = Outcome.SKIPPED
+            item.detail = f"already copied from this snapshot as {found.id} ({found.name!r})"
+            return
         created, note = self._create(content, name)
         item.new_key = created.id
+        self._record(RestoredId(kind="dashboard", key=key, id=created.id, copied=True))
         item.outcome = Outcome.COPIED
         live_id = item.live.token["id"] if item.live is not None else item.target_key
         item.detail = f"copy {created.id} ({name!r}) beside {live_id}{note}"
@@ -257,15 +312,18 @@ class ArduinoTarget:
 
     @staticmethod
     def _input(content: dict[str, Any], name: str, live: Sequence[Widget]) -> DashboardInput:
-        """A write body from stored content; widgets keep the live ids they match (new ones get fresh ids)."""
+        """A write body from stored content; widgets keep the live ids they match (new ones get fresh ids,
+        as the client sets them)."""
         widgets: list[dict[str, Any]] = list(content.get("widgets") or [])
         ids = match_widgets(widgets, live)
         body = []
         for widget, found in zip(widgets, ids, strict=True):
             fields = {k: v for k, v in widget.items() if k != "variables"}
+            fields.setdefault("page_id", MAIN_PAGE)
             # Links are set afterwards through the link endpoint, where a missing property can be told apart.
             body.append(WidgetInput.model_validate({**fields, "id": found or str(uuid.uuid4())}))
-        return DashboardInput(name=name, widgets=body)
+        pages = [PageInput.model_validate(p) for p in content.get("pages") or []]
+        return DashboardInput(name=name, cover_image=content.get("cover_image"), widgets=body, pages=pages)
 
     def _link(self, dashboard: Dashboard, content: dict[str, Any]) -> str:
         """Give each widget of a written dashboard its snapshot links; returns a note on those left out."""
@@ -300,6 +358,14 @@ class ArduinoTarget:
                         raise
                     missing.append(_describe(widget, v))
             self.client.link_widget_variables(dashboard.id, widget_id, kept)
+            gone = {str(v["id"]) for v in variables if str(v["id"]) not in kept}
+            named = sorted(gone & set(_strings(widget.get("options"))))
+            if named:
+                # Options of charts over several variables and image maps name properties by id
+                # (arduino-cloud-cli internal/template/filter.go rewrites them): left as they were.
+                missing.append(
+                    f"widget {widget.get('name') or widget.get('type')!r}: options name {', '.join(named)}"
+                )
         if not missing:
             return ""
         log.warning(

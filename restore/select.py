@@ -44,6 +44,20 @@ def _org(key: str) -> str:
     return key.partition("/")[0] if "/" in key else ""
 
 
+def keys_by_source(manifest: Manifest, sources: Iterable[str], keys: Iterable[str]) -> dict[str, list[str]]:
+    """The `--key`s each source has: one command may name items of several sources; a key none of
+    them has is an error naming it."""
+    names = list(sources)
+    out: dict[str, list[str]] = {n: [] for n in names}
+    for key in keys:
+        found = [n for n in names if manifest.lookup(key, source=n)]
+        if not found:
+            raise NotFoundError(f"no item with key {key!r} in the snapshot (sources: {', '.join(names)})")
+        for n in found:
+            out[n].append(key)
+    return out
+
+
 def select(
     manifest: Manifest,
     source: str,

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from storage.errors import NotFoundError
 from storage.model import Changes, Entry, Manifest, SnapshotInfo, short_id
+from storage.restores import RestoredIds, RestoreRecord
 from storage.retention import KeepPolicy
 
 
@@ -71,6 +72,12 @@ class Store(Protocol):
 
     def begin(self) -> SnapshotWriter:
         """Start a write session (takes the lock)."""
+
+    def restores(self) -> RestoredIds:
+        """The restore records (storage/restores.py): where restores put items under new ids."""
+
+    def record_restore(self, record: RestoreRecord) -> None:
+        """Append one restore record (no lock needed: records are append-only)."""
 
     def prune(self, policy: KeepPolicy, *, dry_run: bool = False) -> PruneReport:
         """Forget the snapshots `policy` does not keep, then the data only they used (takes the lock)."""

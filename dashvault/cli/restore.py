@@ -18,8 +18,8 @@ from dashvault.cli.app import (
 )
 from dashvault.console import out
 from restore.plan import Action, Outcome, Policy, RestorePlan, build_plan, execute
-from restore.select import choose_snapshot, newest_entries, select
-from restore.targets import make_target, org_map_for
+from restore.select import choose_snapshot, keys_by_source, newest_entries, select
+from restore.targets import make_target, org_map_for, restore_record
 from sources.config import GrafanaSourceConfig
 from sources.grafana.items import library_panel_uids
 from storage.errors import DashvaultError, NotFoundError
@@ -109,9 +109,14 @@ def restore(
     if to is not None and len(names) != 1:
         raise NotFoundError("--to needs exactly one source to restore from: give --source")
     selections = []
+    keys_of = keys_by_source(manifest, names, key or ())
     for name in names:
+        if key and not keys_of[name] and folder is None:
+            continue  # --key names items of other sources only
         try:
-            sel = select(manifest, name, keys=key or (), folder=folder, uses=library_panels_of(store, snap))
+            sel = select(
+                manifest, name, keys=keys_of[name], folder=folder, uses=library_panels_of(store, snap)
+            )
         except NotFoundError:
             if len(names) == 1:
                 raise
@@ -131,8 +136,14 @@ def restore(
             src_config = config.source(name) if name in config.source_names else target_config
             if isinstance(src_config, GrafanaSourceConfig):
                 org_map = org_map_for(src_config, target_config, orgs)
-        target = make_target(target_config, snapshot=snap, org_map=org_map)
         newest = newest_entries(store, target_config.name)
+        if isinstance(target_config, GrafanaSourceConfig):
+            target = make_target(target_config, snapshot=snap, org_map=org_map)
+        else:
+            known = {e.key for e in manifest.entries if e.kind == "dashboard"} | {k for _, k in newest}
+            target = make_target(
+                target_config, snapshot=snap, restored=store.restores(), origin=name, known=known
+            )
         plan = build_plan(
             snap,
             sel.selected,
@@ -147,18 +158,23 @@ def restore(
         plans.append((plan, target, newest, sel, target_config.concurrency))
 
     blocked = on_conflict is Policy.FAIL and any(p.conflicts for p, *_ in plans)
-    if not dry_run and not blocked:
-        for plan, target, newest, sel, concurrency in plans:
-            execute(
-                plan,
-                target,
-                lambda e: store.load(snap.id, e),
-                newest=newest,
-                depth=sel.depth,
-                concurrency=concurrency,
-            )
-    for _, target, *_ in plans:
-        target.close()
+    try:
+        if not dry_run and not blocked:
+            for plan, target, newest, sel, concurrency in plans:
+                execute(
+                    plan,
+                    target,
+                    lambda e: store.load(snap.id, e),
+                    newest=newest,
+                    depth=sel.depth,
+                    concurrency=concurrency,
+                )
+    finally:
+        for (_, target, *_), origin in zip(plans, [n for n, _ in selections], strict=True):
+            target.close()
+            # Written even when the restore failed or was stopped: what it created must be found next time.
+            if (record := restore_record(target, snap, origin)) is not None:
+                store.record_restore(record)
 
     if as_json:
         emit_json(

@@ -9,7 +9,7 @@ from typing import Any
 
 from sandbox.arduino.core import _ArduinoBase
 from sandbox.arduino.protocol import TOKEN_PATH, _now
-from sandbox.arduino.state import _Property, _Space, _Thing
+from sandbox.arduino.state import _Page, _Property, _Space, _Thing
 from sandbox.server import HTTPError, RequestRecord
 
 
@@ -112,38 +112,82 @@ class _PythonAPI(_ArduinoBase):
         widgets: Iterable[dict[str, Any]] = (),
         org: str = "",
         shares: Iterable[str] = (),
+        *,
+        pages: Iterable[dict[str, Any]] = (),
+        cover_image: str | None = None,
     ) -> str:
-        """Create a dashboard from widgets in the create-body shape (`variables` = property ids); its id."""
+        """Create a dashboard as the web editor would; returns its id.
+
+        Widgets are in the create-body shape (`variables` = property ids, `page_id` a page's id); the
+        editor's defaults fill what a widget leaves out (a fresh id, a 1 x 1 cell at 0, 0, no options).
+        """
         with self.lock:
             space = self._space_of(org)
+            body: dict[str, Any] = {
+                "name": name,
+                "widgets": [self._editor_widget(w) for w in widgets],
+                "pages": list(pages),
+            }
+            if cover_image is not None:
+                body["cover_image"] = cover_image
             try:
-                parsed = self._parse_widgets(space, list(widgets), [])
+                d = self._create_dashboard(space, body, version=3)
             except HTTPError as exc:
                 raise ValueError(str(exc.response.body.get("detail"))) from None
-            d = self._new_dashboard(space, name, parsed)
             for user in shares:
                 if user not in self._users:
                     raise KeyError(f"user {user!r} not found")
                 d.shares[user] = None
             return d.id
 
-    def get_dashboard(self, dashboard_id: str, org: str = "") -> dict[str, Any] | None:
-        """The dashboard as `GET /dashboards/{id}` returns it, or None."""
+    def _editor_widget(self, widget: dict[str, Any]) -> dict[str, Any]:
+        defaults: dict[str, Any] = {
+            "id": self._uuid(),
+            "options": {},
+            "x": 0,
+            "y": 0,
+            "width": 1,
+            "height": 1,
+        }
+        return {**defaults, **{k: v for k, v in widget.items() if v is not None}}
+
+    def add_page(self, dashboard_id: str, name: str, *, org: str = "", icon: str | None = None) -> str:
+        """Add a page to a dashboard (after its others); returns the page id."""
+        with self.lock:
+            d = self._space_of(org).dashboards[dashboard_id]
+            page = _Page(self._uuid(), name, max((p.position for p in d.pages), default=0) + 1, icon)
+            d.pages = [*d.pages, page]
+            d.updated_at = _now()
+            return page.id
+
+    def get_dashboard(self, dashboard_id: str, org: str = "", *, version: int = 2) -> dict[str, Any] | None:
+        """The dashboard as `GET /iot/v{version}/dashboards/{id}` returns it, or None."""
         with self.lock:
             space = self._space_of(org)
             d = space.dashboards.get(dashboard_id)
-            return self._dash_json(space, d) if d is not None else None
+            return self._dash_json(space, d, version) if d is not None else None
 
     def update_dashboard(self, dashboard_id: str, changes: dict[str, Any], org: str = "") -> None:
-        """Apply `name` and/or `widgets` (create-body shape; widget ids kept when they match) as a save."""
+        """Apply `name`, `cover_image`, `pages` and/or `widgets` (create-body shape) as a save."""
         with self.lock:
             space = self._space_of(org)
             d = space.dashboards[dashboard_id]
-            if "widgets" in changes:
-                d.widgets = self._parse_widgets(space, changes["widgets"], d.widgets)
-            if "name" in changes:
-                d.name = str(changes["name"])
-            d.updated_at = _now()
+            body = dict(changes)
+            if "widgets" in body:
+                body["widgets"] = [self._editor_widget(w) for w in body["widgets"]]
+            try:
+                self._apply_body(space, d, body, version=3, replace=False)
+            except HTTPError as exc:
+                raise ValueError(str(exc.response.body.get("detail"))) from None
+
+    def set_property_permission(self, property_id: str, permission: str) -> None:
+        """Change a property's permission (the cloud recomputes its widgets' compatibility flags)."""
+        with self.lock:
+            for space in self._spaces.values():
+                if property_id in space.properties:
+                    space.properties[property_id].permission = permission
+                    return
+            raise KeyError(f"property {property_id!r} not found")
 
     def delete_dashboard(self, dashboard_id: str, org: str = "") -> None:
         """Delete a dashboard and its shares."""
@@ -170,8 +214,8 @@ class _PythonAPI(_ArduinoBase):
         with self.lock:
             return list(self._space_of(org).dashboards[dashboard_id].shares)
 
-    def share_requests(self, org: str = "") -> list[tuple[str, str]]:
-        """(dashboard id, user id) of every access request received."""
+    def share_requests(self, org: str = "") -> list[tuple[str, str, str | None]]:
+        """(dashboard id, user id, message) of every access request received."""
         with self.lock:
             return list(self._space_of(org).share_requests)
 

@@ -7,7 +7,7 @@ import secrets
 import time
 
 from sandbox.arduino.core import _ArduinoBase
-from sandbox.arduino.protocol import AUDIENCE, TOKEN_PATH
+from sandbox.arduino.protocol import AUDIENCE, TOKEN_PATH, _error
 from sandbox.server import HTTPError, Request, RequestRecord, Response, json_response
 
 
@@ -26,9 +26,16 @@ class _TokenEndpoint(_ArduinoBase):
         with self.lock:
             if self.reject_tokens:
                 return None
-            expires = self._tokens.get(token.strip())
-            if expires is None or time.monotonic() >= expires:
+            expires, org = self._tokens.get(token.strip(), (0.0, ""))
+            if time.monotonic() >= expires:
                 return None
+            wanted = (request.header("x-organization") or "").strip()
+            if wanted != org:
+                self.org_mismatches += 1
+                if self.strict_org_tokens:
+                    # node-red-contrib-arduino-iot-cloud#58: a token requested without the space gets the
+                    # personal rate limit, "avoid 429 errors" by asking for it with the organization.
+                    raise _error(429, "too_many_requests", "rate limit exceeded")
         return f"client:{self.client_id}"
 
     def unauthorized(self, request: Request) -> Response:
@@ -51,11 +58,15 @@ class _TokenEndpoint(_ArduinoBase):
         if not (id_ok and secret_ok):
             body = {"error": "invalid_client", "error_description": "Invalid client credentials"}
             return json_response(body, 401)
+        # arduino-cloud-cli internal/iot/token.go: `organization_id` in the form names the space the token
+        # is for (arduino-cloud-cli#164); the X-Organization header on the token request does the same.
+        org = str(form.get("organization_id") or req.header("x-organization") or "").strip()
         token = secrets.token_urlsafe(32)
         with self.lock:
             now = time.monotonic()
-            self._tokens = {t: exp for t, exp in self._tokens.items() if exp > now}
-            self._tokens[token] = now + self.token_lifetime
+            self._tokens = {t: v for t, v in self._tokens.items() if v[0] > now}
+            self._tokens[token] = (now + self.token_lifetime, org)
+            self.token_spaces.append(org)
         expires_in = max(1, round(self.token_lifetime))
         return json_response({"access_token": token, "expires_in": expires_in, "token_type": "Bearer"})
 

@@ -10,6 +10,9 @@ from sandbox.server import HTTPError
 TOKEN_PATH = "/iot/v1/clients/token"  # noqa: S105 - an endpoint, not a credential
 AUDIENCE = "https://api2.arduino.cc/iot"
 DASHBOARDS = "/iot/v2/dashboards"
+DASHBOARDS_V3 = "/iot/v3/dashboards"
+#: goa's error media type, the Content-Type of every error the cloud's services answer.
+GOA_ERROR = {"Content-Type": "application/vnd.goa.error+json"}
 _SEG = "[^/]+"
 
 
@@ -19,7 +22,8 @@ def _now() -> str:
 
 def _error(status: int, code: str, detail: str) -> HTTPError:
     """A goa-style error body, as the cloud answers."""
-    return HTTPError(status, {"id": uuid.uuid4().hex[:8], "code": code, "status": status, "detail": detail})
+    body = {"id": uuid.uuid4().hex[:8], "code": code, "status": status, "detail": detail}
+    return HTTPError(status, body, GOA_ERROR)
 
 
 def _bad_request(detail: str) -> HTTPError:

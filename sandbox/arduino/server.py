@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from sandbox.arduino.api import _PythonAPI
 from sandbox.arduino.oauth import _TokenEndpoint
-from sandbox.arduino.protocol import _SEG, DASHBOARDS, TOKEN_PATH
+from sandbox.arduino.protocol import _SEG, DASHBOARDS, DASHBOARDS_V3, TOKEN_PATH
 from sandbox.arduino.routes import _DashboardRoutes
 from sandbox.arduino.state import _Space
+from sandbox.server import Handler, Request, Response
 
 # -- the sandbox --------------------------------------------------------------------------------
 
 
 class ArduinoSandbox(_TokenEndpoint, _DashboardRoutes, _PythonAPI):
-    """Arduino IoT Cloud stand-in: the token endpoint, every dashboards v2 endpoint, spaces, shares."""
+    """Arduino IoT Cloud stand-in: the token endpoint, every dashboards v2 and v3 endpoint, spaces, shares."""
 
     logged_headers = ("X-Organization", "Content-Type", "Accept", "User-Agent")
 
@@ -36,6 +37,7 @@ class ArduinoSandbox(_TokenEndpoint, _DashboardRoutes, _PythonAPI):
         log_bodies: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
+        serves_v3: bool = True,
     ) -> None:
         super().__init__(
             latency=latency,
@@ -56,10 +58,18 @@ class ArduinoSandbox(_TokenEndpoint, _DashboardRoutes, _PythonAPI):
         #: Dashboard ids left out of ``GET /iot/v2/dashboards`` while reads by id still find them: a
         #: listing that lags behind the cloud's store (tests of the re-check before a deletion).
         self.hidden_from_listing: set[str] = set()
+        #: Whether ``/iot/v3/dashboards`` (pages, 2026-04) is served; off, it answers 404 as before then.
+        self.serves_v3 = serves_v3
+        #: Calls whose token was issued for another space than their ``X-Organization`` names.
+        self.org_mismatches = 0
+        #: The space ("" for the personal one) each issued token was asked for, in order.
+        self.token_spaces: list[str] = []
+        #: When true such calls are answered 429, as the personal rate limit they were given would.
+        self.strict_org_tokens = False
         self.lock = threading.RLock()
         self._id_rng = random.Random(seed)
         self._value_rng = random.Random(seed)
-        self._tokens: dict[str, float] = {}
+        self._tokens: dict[str, tuple[float, str]] = {}
         self._users: dict[str, str] = {}
         self.owner_id = self.add_user(owner)
         self._spaces: dict[str, _Space] = {"": _Space("")}
@@ -71,18 +81,28 @@ class ArduinoSandbox(_TokenEndpoint, _DashboardRoutes, _PythonAPI):
 
     def _register_routes(self) -> None:
         r = self.route
-        one = rf"{DASHBOARDS}/(?P<id>{_SEG})"
         r("POST", TOKEN_PATH, self._issue_token)
-        r("GET", DASHBOARDS, self._list)
-        r("POST", DASHBOARDS, self._create)
-        r("GET", one, self._show)
-        r("PUT", one, self._update)
-        r("PATCH", one, self._patch)
+        for version, base in ((2, DASHBOARDS), (3, DASHBOARDS_V3)):
+            one = rf"{base}/(?P<id>{_SEG})"
+            r("GET", base, self._versioned(self._list, version))
+            r("POST", base, self._versioned(self._create, version))
+            r("GET", one, self._versioned(self._show, version))
+            r("PUT", one, self._versioned(self._update, version))
+            r("PATCH", one, self._versioned(self._patch, version))
+            r("PUT", rf"{one}/clone", self._versioned(self._clone, version))
+            r("GET", rf"{one}/template", self._versioned(self._template, version))
+        one = rf"{DASHBOARDS}/(?P<id>{_SEG})"
         r("DELETE", one, self._delete)
-        r("PUT", rf"{one}/clone", self._clone)
         r("PUT", rf"{one}/share_request", self._share_request)
         r("GET", rf"{one}/shares", self._list_shares)
         r("PUT", rf"{one}/shares", self._share)
         r("DELETE", rf"{one}/shares/(?P<user>{_SEG})", self._unshare)
-        r("GET", rf"{one}/template", self._template)
         r("PUT", rf"{one}/widgets/(?P<widget>{_SEG})/variables", self._link)
+
+    def _versioned(self, handler: Callable[[Request, int], Response], version: int) -> Handler:
+        def handle(req: Request) -> Response:
+            if version >= 3 and not self.serves_v3:
+                return self.not_found(req)
+            return handler(req, version)
+
+        return handle

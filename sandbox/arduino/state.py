@@ -1,11 +1,12 @@
-"""The Arduino sandbox's in-memory model: properties, things, widgets, dashboards, and their spaces."""
+"""The Arduino sandbox's in-memory model: properties, things, widgets, pages, dashboards, their spaces."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-# -- state --------------------------------------------------------------------------------------
+#: The page id of a dashboard's main page (`widgetv3.page_id`: "0" if it's in the main page).
+MAIN_PAGE = "0"
 
 
 @dataclass
@@ -30,9 +31,18 @@ class _Widget:
     id: str
     type: str
     name: str | None
-    # options, layout and whatever else the client sent: never mutated in place.
+    # options and layout as the client sent them (only the fields `widget` models): never mutated in place.
     fields: dict[str, Any]
     variables: list[str]
+    page_id: str = MAIN_PAGE
+
+
+@dataclass
+class _Page:
+    id: str
+    name: str
+    position: int
+    icon: str | None = None
 
 
 @dataclass
@@ -41,8 +51,9 @@ class _Dashboard:
     name: str
     widgets: list[_Widget]
     created_by: str
-    created_at: str
     updated_at: str
+    cover_image: str | None = None
+    pages: list[_Page] = field(default_factory=list)
     shares: dict[str, None] = field(default_factory=dict)
 
 
@@ -52,4 +63,5 @@ class _Space:
     dashboards: dict[str, _Dashboard] = field(default_factory=dict)
     things: dict[str, _Thing] = field(default_factory=dict)
     properties: dict[str, _Property] = field(default_factory=dict)
-    share_requests: list[tuple[str, str]] = field(default_factory=list)
+    share_requests: list[tuple[str, str, str | None]] = field(default_factory=list)
+    """(dashboard id, requesting user id, message) of every `share_request`."""

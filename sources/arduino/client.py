@@ -1,4 +1,5 @@
-"""ArduinoClient: typed calls to the IoT API v2 with OAuth2 client credentials, rate limit, token renewal."""
+"""ArduinoClient: typed calls to the IoT dashboards API (v3, v2) with OAuth2 client credentials, rate limit
+and token renewal."""
 
 import logging
 import threading
@@ -27,8 +28,12 @@ log = logging.getLogger("dashvault.arduino")
 TOKEN_PATH = "/iot/v1/clients/token"  # noqa: S105 - an endpoint, not a credential
 AUDIENCE = "https://api2.arduino.cc/iot"
 DASHBOARDS = "/iot/v2/dashboards"
-#: Widget fields that place it on the desktop and mobile grids.
-LAYOUT_FIELDS = ("x", "y", "width", "height", "x_mobile", "y_mobile", "width_mobile", "height_mobile")
+# Dashboards with pages (2026-04); list, show, create, update, patch only: delete, shares and widget links
+# stay on v2 for every dashboard (arduino-cloud-cli internal/iot/client.go calls DashboardsV3Api for
+# list/show/create and DashboardsV2Api for delete).
+DASHBOARDS_V3 = "/iot/v3/dashboards"
+# A name filter no dashboard has: the v3 probe lists nothing ("It support like matching").
+_PROBE_NAME = "dashvault-probe-7f3a9c"
 # A token is renewed this share of its lifetime before it expires (at most RENEW_MARGIN_MAX seconds).
 RENEW_FRACTION = 0.2
 RENEW_MARGIN_MAX = 60.0
@@ -116,6 +121,11 @@ class _TokenSource:
             "client_secret": self.config.client_secret.get_secret_value(),
             "audience": AUDIENCE,
         }
+        if self.config.organization:
+            # arduino-cloud-cli internal/iot/token.go (arduino-cloud-cli#164): the space the token is for.
+            # Without it the token gets the personal rate limit and an org space meets 429s
+            # (node-red-contrib-arduino-iot-cloud#58).
+            form["organization_id"] = self.config.organization
         started = self.clock()
         self.limiter.wait()
         try:
@@ -182,7 +192,7 @@ def _parse(model: type[M], data: Any, what: str) -> M:
 
 
 class ArduinoClient:
-    """Typed calls to the Arduino IoT Cloud dashboards API v2 of one account or shared space."""
+    """Typed calls to the Arduino IoT Cloud dashboards API of one account or shared space."""
 
     def __init__(self, config: ArduinoSourceConfig, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
@@ -200,6 +210,23 @@ class ArduinoClient:
             headers=headers,
             max_connections=config.concurrency * 2,
         )
+        self._api: str | None = None
+        self._api_lock = threading.Lock()
+
+    @property
+    def api(self) -> str:
+        """`v3` when the cloud serves dashboards with pages (asked once), else `v2`."""
+        with self._api_lock:
+            if self._api is None:
+                status, data = self.call("GET", DASHBOARDS_V3, params={"name": _PROBE_NAME}, ok=(200, 404))
+                if status == 200 and not isinstance(data, list):
+                    raise ResponseError(f"{self._what('GET', DASHBOARDS_V3)} did not return a JSON list")
+                self._api = "v3" if status == 200 else "v2"
+                log.debug("dashboards API", extra={"source": self.name, "api": self._api})
+            return self._api
+
+    def _base(self) -> str:
+        return DASHBOARDS_V3 if self.api == "v3" else DASHBOARDS
 
     def close(self) -> None:
         """Close both HTTP clients."""
@@ -228,35 +255,47 @@ class ArduinoClient:
     # -- dashboards ---------------------------------------------------------------------------
 
     def list_dashboards(self, *, name: str | None = None, user_id: str | None = None) -> list[Dashboard]:
-        """`GET /iot/v2/dashboards`, optionally filtered by name or by a user it belongs to."""
+        """`GET /iot/v3/dashboards` (v2 where v3 is not served), optionally filtered by name or user."""
         params = {k: v for k, v in (("name", name), ("user_id", user_id)) if v is not None}
-        _, data = self.call("GET", DASHBOARDS, params=params or None)
+        path = self._base()
+        _, data = self.call("GET", path, params=params or None)
         if not isinstance(data, list):
-            raise ResponseError(f"{self._what('GET', DASHBOARDS)} did not return a JSON list")
-        return [self._dashboard(d, "GET", DASHBOARDS) for d in data]
+            raise ResponseError(f"{self._what('GET', path)} did not return a JSON list")
+        return [self._dashboard(d, "GET", path) for d in data]
 
     def show_dashboard(self, dashboard_id: str) -> Dashboard | None:
-        """`GET /iot/v2/dashboards/{id}`; None if there is no such dashboard."""
-        path = f"{DASHBOARDS}/{seg(dashboard_id)}"
+        """`GET /iot/v3/dashboards/{id}` (or v2); None if there is no such dashboard."""
+        path = f"{self._base()}/{seg(dashboard_id)}"
         status, data = self.call("GET", path, ok=(200, 404))
         return self._dashboard(data, "GET", path) if status == 200 else None
 
     def create_dashboard(self, dashboard: DashboardInput) -> Dashboard:
-        """`POST /iot/v2/dashboards`: the cloud assigns the dashboard's and its widgets' ids."""
-        _, data = self.call("POST", DASHBOARDS, json=_body(dashboard), ok=(200, 201))
-        return self._dashboard(data, "POST", DASHBOARDS)
+        """`POST /iot/v3/dashboards` (or v2): the cloud assigns its id, the client its widgets' ids."""
+        path = self._base()
+        _, data = self.call("POST", path, json=self._body(dashboard), ok=(200, 201))
+        return self._dashboard(data, "POST", path)
 
     def update_dashboard(self, dashboard_id: str, dashboard: DashboardInput) -> Dashboard:
-        """`PUT /iot/v2/dashboards/{id}`: replace name and widgets."""
-        path = f"{DASHBOARDS}/{seg(dashboard_id)}"
-        _, data = self.call("PUT", path, json=_body(dashboard))
+        """`PUT /iot/v3/dashboards/{id}` (or v2): replace name, widgets (and pages)."""
+        path = f"{self._base()}/{seg(dashboard_id)}"
+        _, data = self.call("PUT", path, json=self._body(dashboard))
         return self._dashboard(data, "PUT", path)
 
     def patch_dashboard(self, dashboard_id: str, fields: dict[str, Any]) -> Dashboard:
-        """`PATCH /iot/v2/dashboards/{id}`: change only the given fields."""
-        path = f"{DASHBOARDS}/{seg(dashboard_id)}"
+        """`PATCH /iot/v3/dashboards/{id}` (or v2): change only the given fields."""
+        path = f"{self._base()}/{seg(dashboard_id)}"
         _, data = self.call("PATCH", path, json=fields)
         return self._dashboard(data, "PATCH", path)
+
+    def _body(self, dashboard: DashboardInput) -> dict[str, Any]:
+        # Only what was set (an absent `variables` leaves a widget's links alone on an update), and on v2
+        # nothing v2 does not model.
+        body = dashboard.model_dump(mode="json", exclude_unset=True, exclude_none=True)
+        if self.api == "v2":
+            body.pop("pages", None)
+            for widget in body.get("widgets", []):
+                widget.pop("page_id", None)
+        return body
 
     def delete_dashboard(self, dashboard_id: str, *, force: bool = False) -> bool:
         """`DELETE /iot/v2/dashboards/{id}[?force=true]`; False if it did not exist."""
@@ -266,18 +305,17 @@ class ArduinoClient:
         )
         return status != 404
 
-    def clone_dashboard(
-        self, dashboard_id: str, name: str, overwrites: Sequence[ThingOverride] = ()
-    ) -> Dashboard:
-        """`PUT /iot/v2/dashboards/{id}/clone`: a copy called `name`, optionally relinked to other things."""
-        path = f"{DASHBOARDS}/{seg(dashboard_id)}/clone"
-        body = {"name": name, "overwrites": [o.model_dump(mode="json") for o in overwrites]}
+    def clone_dashboard(self, dashboard_id: str, overrides: Sequence[ThingOverride] = ()) -> Dashboard:
+        """`PUT /iot/v3/dashboards/{id}/clone` (`clone{overrides}`, or v2): a copy, optionally relinked to
+        other things (the cloud names it; rename it with `patch_dashboard`)."""
+        path = f"{self._base()}/{seg(dashboard_id)}/clone"
+        body = {"overrides": [o.model_dump(mode="json") for o in overrides]}
         _, data = self.call("PUT", path, json=body, ok=(200, 201))
         return self._dashboard(data, "PUT", path)
 
-    def request_access(self, dashboard_id: str, user_id: str | None = None) -> None:
-        """`PUT /iot/v2/dashboards/{id}/share_request`: ask the owner for access."""
-        body = {"user_id": user_id} if user_id else {}
+    def request_access(self, dashboard_id: str, message: str | None = None) -> None:
+        """`PUT /iot/v2/dashboards/{id}/share_request` (`sharerequest{message}`): ask the owner for access."""
+        body = {"message": message} if message else {}
         self.call("PUT", f"{DASHBOARDS}/{seg(dashboard_id)}/share_request", json=body)
 
     def list_shares(self, dashboard_id: str) -> list[Share] | None:
@@ -308,8 +346,8 @@ class ArduinoClient:
         return status != 404
 
     def dashboard_template(self, dashboard_id: str) -> DashboardTemplate:
-        """`GET /iot/v2/dashboards/{id}/template`."""
-        path = f"{DASHBOARDS}/{seg(dashboard_id)}/template"
+        """`GET /iot/v3/dashboards/{id}/template` (or v2)."""
+        path = f"{self._base()}/{seg(dashboard_id)}/template"
         _, data = self.call("GET", path)
         return _parse(DashboardTemplate, data, self._what("GET", path))
 
@@ -322,8 +360,3 @@ class ArduinoClient:
         _, data = self.call("PUT", path, json={"variables": list(variables)})
         linked = data.get("variables") if isinstance(data, dict) else None
         return [str(v) for v in linked] if isinstance(linked, list) else list(variables)
-
-
-def _body(dashboard: DashboardInput) -> dict[str, Any]:
-    # Only what was set: an absent `variables` leaves a widget's links alone on an update.
-    return dashboard.model_dump(mode="json", exclude_unset=True)

@@ -1,6 +1,8 @@
-"""The Arduino IoT Cloud payloads dashvault relies on (v2 dashboards, shares, tokens), as pydantic models.
+"""The Arduino IoT Cloud payloads dashvault relies on (v2 and v3 dashboards, shares, tokens), as pydantic
+models of what Arduino's OpenAPI document (iot-client-go ``api/openapi.yaml``) says they are.
 
-Fields we do not rely on are kept (``extra="allow"``), so nothing the cloud sends is lost on a round trip.
+Responses keep fields we do not model (``extra="allow"``) for reading; what is stored and written back is
+only what the request models (``dashboardv3``, ``widgetv3``, ``pagepayload``) accept (arduino/items.py).
 """
 
 from typing import Any
@@ -40,6 +42,14 @@ class LinkedVariable(_ApiModel):
     last_value: Any = None
 
 
+#: `widget`: what places it on the desktop and mobile grids (integers, format int64).
+LAYOUT_FIELDS = ("x", "y", "width", "height", "x_mobile", "y_mobile", "width_mobile", "height_mobile")
+#: The page id of a dashboard's main page (`widgetv3.page_id`: "0" if it's in the main page).
+MAIN_PAGE = "0"
+#: ArduinoWidgetv2/v3 fields the cloud computes on every read; not part of the `widget` request model.
+CLOUD_FLAGS = ("has_permission_incompatibility", "has_type_incompatibility", "has_unlinked_variable")
+
+
 class _WidgetLayout(_ApiModel):
     """What every widget shape shares: identity, type, options and its desktop and mobile layout."""
 
@@ -55,12 +65,16 @@ class _WidgetLayout(_ApiModel):
     y_mobile: Number | None = None
     width_mobile: Number | None = None
     height_mobile: Number | None = None
+    page_id: str | None = None
 
 
 class Widget(_WidgetLayout):
-    """A widget of a dashboard as the cloud returns it (`ArduinoWidgetv2`)."""
+    """A widget of a dashboard as the cloud returns it (`ArduinoWidgetv2`, `ArduinoWidgetv3`)."""
 
     variables: list[LinkedVariable] = Field(default_factory=list)
+    has_permission_incompatibility: bool | None = None
+    has_type_incompatibility: bool | None = None
+    has_unlinked_variable: bool | None = None
 
     @field_validator("variables", "options", mode="before")
     @classmethod
@@ -70,37 +84,76 @@ class Widget(_WidgetLayout):
         return value
 
 
-class Dashboard(_ApiModel):
-    """A dashboard as the cloud returns it (`ArduinoDashboardv2`)."""
+class Page(_ApiModel):
+    """A page of a dashboard (`ArduinoPagevariable`; `pagepayload` in a write)."""
 
     id: str
     name: str
+    position: int
+    icon: str | None = None
+
+
+class Dashboard(_ApiModel):
+    """A dashboard as the cloud returns it (`ArduinoDashboardv2`, `ArduinoDashboardv3` with `pages`)."""
+
+    id: str
+    name: str
+    updated_at: str
     widgets: list[Widget] = Field(default_factory=list)
+    pages: list[Page] = Field(default_factory=list)
+    cover_image: str | None = None
     organization_id: str | None = None
     created_by: UserRef | None = None
     shared_by: UserRef | None = None
     shared_with: list[UserRef] = Field(default_factory=list)
-    created_at: str | None = None
-    updated_at: str | None = None
-    deleted_at: str | None = None
 
-    @field_validator("widgets", "shared_with", mode="before")
+    @field_validator("widgets", "shared_with", "pages", mode="before")
     @classmethod
     def _null_is_empty(cls, value: Any) -> Any:
         return [] if value is None else value
 
 
-class WidgetInput(_WidgetLayout):
-    """A widget in a create or update body (`widget`): `variables` are property ids."""
+class _Input(BaseModel):
+    # A write body carries exactly the request model's fields: nothing read from a response leaks in.
+    model_config = ConfigDict(extra="ignore")
 
+
+class WidgetInput(_Input):
+    """A widget in a create or update body (`widget`, `widgetv3` with `page_id`): `variables` are property
+    ids, `id` is the client's ("The UUID of the widget, set by client")."""
+
+    id: str
+    type: str
+    name: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    x: int
+    y: int
+    width: int
+    height: int
+    x_mobile: int | None = None
+    y_mobile: int | None = None
+    width_mobile: int | None = None
+    height_mobile: int | None = None
+    page_id: str | None = None
     variables: list[str] | None = None
 
 
-class DashboardInput(_ApiModel):
-    """A create or update body (`dashboardv2`)."""
+class PageInput(_Input):
+    """A page in a v3 write body (`pagepayload`)."""
+
+    id: str
+    name: str
+    position: int
+    icon: str | None = None
+
+
+class DashboardInput(_Input):
+    """A create or update body (`dashboardv2`; `dashboardv3` when it has `pages`)."""
 
     name: str
+    cover_image: str | None = None
     widgets: list[WidgetInput] = Field(default_factory=list)
+    pages: list[PageInput] | None = None
 
 
 class ThingOverride(_ApiModel):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import re
 import shutil
@@ -28,11 +29,15 @@ from pydantic import ValidationError
 
 from storage import jsontext
 from storage.errors import CorruptDataError, NotFoundError, StoreError, StoreLockedError
+from storage.git.restores import RESTORES_REF, append_record, read_records
 from storage.hashing import content_hash, pretty
 from storage.model import Changes, Entry, Manifest, SnapshotInfo, SourceStatus
 from storage.paths import key_path
+from storage.restores import RestoredIds, RestoreRecord
 from storage.retention import KeepPolicy
 from storage.store import PruneReport
+
+log = logging.getLogger("dashvault.storage")
 
 MANIFEST_PATH = ".dashvault/manifest.json"
 TRAILER_PREFIX = "Dashvault-"
@@ -200,6 +205,22 @@ class GitStore:
         if self._repo is None:
             self._repo = self._open(create=True)
         return GitSnapshotWriter(self)
+
+    def restores(self) -> RestoredIds:
+        if not (self.path / ".git").exists():
+            return RestoredIds([])
+        return read_records(self.repo, self.describe())
+
+    def record_restore(self, record: RestoreRecord) -> None:
+        append_record(self.repo, record, self.describe())
+        if self.remote:
+            try:
+                self.repo.git.push("--quiet", self.remote, f"{RESTORES_REF}:{RESTORES_REF}")
+            except git.GitCommandError as exc:
+                log.warning(
+                    "restore record kept locally, push failed",
+                    extra={"remote": self.remote, "error": _git_error(exc)},
+                )
 
     def prune(self, policy: KeepPolicy, *, dry_run: bool = False) -> PruneReport:
         """Not available: rewriting a git history would change every later snapshot's id."""

@@ -17,6 +17,7 @@ from storage.retention import KeepPolicy, apply_policy
 from storage.s3.compression import _Compressing
 from storage.s3.lock import S3Lock
 from storage.s3.manifests import _Manifests
+from storage.s3.restores import _Restores
 from storage.s3.writer import S3SnapshotWriter
 from storage.store import PruneReport
 
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 
-class S3Store(_Manifests, _Compressing):
+class S3Store(_Manifests, _Compressing, _Restores):
     """Snapshots in an S3 bucket (AWS, MinIO, Ceph, R2 ... via `endpoint_url`); ids are `<time>-<run>`."""
 
     def __init__(

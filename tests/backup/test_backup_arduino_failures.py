@@ -25,7 +25,7 @@ def test_unreadable_dashboard_and_shares_keep_their_last_entries(tmp_path: Path,
 
     arduino.update_dashboard(no_shares, {"name": "Greenhouse, renamed"})
     arduino.update_dashboard(edited, {"name": "Cellar, renamed"})
-    arduino.fail_requests[("GET", f"/iot/v2/dashboards/{unreadable}")] = 500
+    arduino.fail_requests[("GET", f"/iot/v3/dashboards/{unreadable}")] = 500
     arduino.fail_requests[("GET", f"/iot/v2/dashboards/{no_shares}/shares")] = 500
     res = cli("backup", "--json")
 

@@ -7,7 +7,6 @@ Driven through `restore.arduino.ArduinoTarget` with `restore.plan.build_plan` / 
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +16,10 @@ from dashvault.config import load_config
 from restore.arduino import ArduinoTarget, copy_name
 from restore.plan import Action, Outcome, PlanItem, Policy, RestorePlan, build_plan, execute
 from restore.select import newest_entries, select
+from restore.targets import restore_record
 from sandbox.arduino import ArduinoSandbox
 from sandbox.generate import ArduinoPopulation, populate_arduino
+from sources.arduino.models import CLOUD_FLAGS
 from sources.config import ArduinoSourceConfig
 from storage.git import GitStore
 from storage.model import SnapshotInfo
@@ -52,18 +53,28 @@ def restore(
     selection = select(store.manifest(snap.id), SOURCE, keys=keys)
     newest = newest_entries(store, SOURCE)
     assert isinstance(source, ArduinoSourceConfig)
-    target = ArduinoTarget(source, snapshot=snap, message=f"restore of {snap.id[:12]}")
+    known = {e.key for e in store.manifest(snap.id).entries} | {k for _, k in newest}
+    target = ArduinoTarget(
+        source,
+        snapshot=snap,
+        message=f"restore of {snap.id[:12]}",
+        restored=store.restores(),
+        known=known,
+    )
     try:
         plan = build_plan(snap, selection.selected, target, policy=policy, newest=newest, concurrency=4)
         execute(plan, target, lambda e: store.load(snap.id, e), newest=newest, concurrency=4)
     finally:
         target.close()
+        if (record := restore_record(target, snap, SOURCE)) is not None:
+            store.record_restore(record)
     return plan
 
 
 def live_content(arduino: ArduinoSandbox, dashboard_id: str) -> dict[str, Any]:
     """A live dashboard as the sandbox returns it, less what the cloud assigns (dashboard and widget ids,
-    times, owner) and what moves by itself (readings); widgets in layout order, links by property id.
+    times, owner, the flags it computes) and what moves by itself (readings); widgets in layout order,
+    links by property id.
 
     Written out here rather than taken from `sources.arduino.items.dashboard_content`, the function the
     restore itself hashes with, so that a field that function lost would show up as a difference.
@@ -72,7 +83,7 @@ def live_content(arduino: ArduinoSandbox, dashboard_id: str) -> dict[str, Any]:
     assert live is not None
     widgets = [
         {
-            **{k: v for k, v in widget.items() if k != "id"},
+            **{k: v for k, v in widget.items() if k != "id" and k not in CLOUD_FLAGS},
             "variables": sorted(
                 (
                     {k: v for k, v in variable.items() if k not in ("last_value", "last_value_updated_at")}
@@ -371,14 +382,17 @@ def test_a_same_named_dashboard_from_before_the_snapshot_is_not_taken_for_the_re
 
 
 def _board(unit: str) -> list[dict[str, Any]]:
-    return [{"type": "value", "name": "Temperature", "options": {"unit": unit}, "x": 0, "y": 0}]
-
-
-def _created_after_snapshot(arduino: ArduinoSandbox, cli: Cli, *dashboard_ids: str) -> None:
-    snap = GitStore(load_config(cli.config).storage.path).snapshots()[0]
-    for d in dashboard_ids:
-        created = datetime.fromisoformat(arduino.get_dashboard(d)["created_at"].replace("Z", "+00:00"))
-        assert created > snap.time, (d, created, snap.time)
+    return [
+        {
+            "type": "value",
+            "name": "Temperature",
+            "options": {"unit": unit},
+            "x": 0,
+            "y": 0,
+            "width": 1,
+            "height": 1,
+        }
+    ]
 
 
 def test_among_same_named_dashboards_the_one_with_the_snapshot_content_is_the_earlier_restore(
@@ -394,11 +408,10 @@ def test_among_same_named_dashboards_the_one_with_the_snapshot_content_is_the_ea
     assert created.outcome is Outcome.CREATED
     restored = created.new_key
     assert restored is not None
-    # ... and then gives it the same name: two dashboards named like the snapshot's, both created
-    # after it, the other one listed first. Only the second is the earlier restore.
+    # ... and then gives it the same name: two dashboards named like the snapshot's, both unknown to it,
+    # the other one listed first. The restore record says which one is the earlier restore.
     arduino.update_dashboard(other, {"name": "Boiler"})
     assert arduino.dashboards_named("Boiler") == [other, restored]
-    _created_after_snapshot(arduino, cli, other, restored)
     arduino.clear_requests()
 
     again = restore(cli)
@@ -421,7 +434,6 @@ def test_among_same_named_dashboards_none_of_which_is_the_restore_a_new_one_is_c
     arduino.delete_dashboard(original)
     # Two dashboards of that name made by hand after the snapshot, neither with its content.
     first, second = arduino.add_dashboard("Boiler", _board("F")), arduino.add_dashboard("Boiler", _board("K"))
-    _created_after_snapshot(arduino, cli, first, second)
 
     plan = restore(cli)
 
@@ -431,7 +443,16 @@ def test_among_same_named_dashboards_none_of_which_is_the_restore_a_new_one_is_c
     assert new is not None and new not in (first, second)
     assert arduino.dashboards_named("Boiler") == [first, second, new]
     assert live_content(arduino, new)["widgets"] == [
-        {"type": "value", "name": "Temperature", "options": {"unit": "C"}, "x": 0, "y": 0, "variables": []}
+        {
+            "type": "value",
+            "name": "Temperature",
+            "options": {"unit": "C"},
+            "x": 0,
+            "y": 0,
+            "width": 1,
+            "height": 1,
+            "variables": [],
+        }
     ]
     assert [live_content(arduino, d)["widgets"][0]["options"] for d in (first, second)] == [
         {"unit": "F"},

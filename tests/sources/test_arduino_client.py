@@ -6,31 +6,40 @@ import itertools
 import re
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from sandbox.arduino import DASHBOARDS, TOKEN_PATH, ArduinoSandbox
+from sandbox.arduino import TOKEN_PATH, ArduinoSandbox
+from sandbox.arduino.protocol import DASHBOARDS_V3
 from sources.arduino.client import ArduinoClient, RateLimiter
 from sources.arduino.models import DashboardInput, ThingOverride, WidgetInput
 from sources.errors import AuthError, ResponseError
 from tests.arduino_support import CLIENT_ID, CLIENT_SECRET, arduino_config
 
-# The endpoints of the dashboards v2 API document, as (method, path pattern).
-DOCUMENTED = {
-    ("GET", "/iot/v2/dashboards"),
-    ("POST", "/iot/v2/dashboards"),
-    ("GET", "/iot/v2/dashboards/{id}"),
-    ("PUT", "/iot/v2/dashboards/{id}"),
-    ("PATCH", "/iot/v2/dashboards/{id}"),
+# The endpoints of the dashboards API document, as (method, path pattern): v3 where served (with pages),
+# v2 for the rest and for a cloud without v3.
+_BOTH = {
+    ("GET", "/dashboards"),
+    ("POST", "/dashboards"),
+    ("GET", "/dashboards/{id}"),
+    ("PUT", "/dashboards/{id}"),
+    ("PATCH", "/dashboards/{id}"),
+    ("PUT", "/dashboards/{id}/clone"),
+    ("GET", "/dashboards/{id}/template"),
+}
+_V2_ONLY = {
     ("DELETE", "/iot/v2/dashboards/{id}"),
-    ("PUT", "/iot/v2/dashboards/{id}/clone"),
     ("PUT", "/iot/v2/dashboards/{id}/share_request"),
     ("GET", "/iot/v2/dashboards/{id}/shares"),
     ("PUT", "/iot/v2/dashboards/{id}/shares"),
     ("DELETE", "/iot/v2/dashboards/{id}/shares/{user_id}"),
-    ("GET", "/iot/v2/dashboards/{id}/template"),
     ("PUT", "/iot/v2/dashboards/{id}/widgets/{widgetId}/variables"),
+}
+DOCUMENTED = {
+    True: {(m, "/iot/v3" + p) for m, p in _BOTH} | _V2_ONLY,
+    False: {(m, "/iot/v2" + p) for m, p in _BOTH} | _V2_ONLY,
 }
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
@@ -51,32 +60,36 @@ def client(arduino: ArduinoSandbox) -> Iterator[ArduinoClient]:
         c.close()
 
 
-def test_every_documented_endpoint(arduino: ArduinoSandbox, client: ArduinoClient) -> None:
+@pytest.mark.parametrize("v3", [True, False], ids=["v3", "v2-only"])
+def test_every_documented_endpoint(arduino: ArduinoSandbox, client: ArduinoClient, v3: bool) -> None:
+    arduino.serves_v3 = v3
     greenhouse = arduino.add_thing("Greenhouse")
     temperature = arduino.add_property(greenhouse, "temperature")
     humidity = arduino.add_property(greenhouse, "humidity")
     barn = arduino.add_thing("Barn")
     barn_temperature = arduino.add_property(barn, "temperature")
     alice, bob = arduino.add_user("alice"), arduino.add_user("bob")
+    w1, w2 = str(uuid.uuid4()), str(uuid.uuid4())
 
     body = DashboardInput(
         name="Greenhouse",
         widgets=[
-            WidgetInput(id="w1", type="gauge", name="Temp", options={"min": 0, "max": 50}, x=0, y=0,
+            WidgetInput(id=w1, type="gauge", name="Temp", options={"min": 0, "max": 50}, x=0, y=0,
                         width=2, height=2, variables=[temperature]),
-            WidgetInput(id="w2", type="chart", name="History", options={"type": "line"}, x=2, y=0,
+            WidgetInput(id=w2, type="chart", name="History", options={"type": "line"}, x=2, y=0,
                         width=4, height=2),
         ],
     )  # fmt: skip
     created = client.create_dashboard(body)
+    assert client.api == ("v3" if v3 else "v2")
     assert created.name == "Greenhouse"
-    # The cloud assigns every id, widgets included.
+    # The cloud assigns the dashboard's id; a widget's is the client's ("set by client").
     assert re.fullmatch(_UUID, created.id)
-    assert all(re.fullmatch(_UUID, w.id) for w in created.widgets)
+    assert [w.id for w in created.widgets] == [w1, w2]
     gauge, chart = created.widgets
     assert [v.id for v in gauge.variables] == [temperature]
     assert gauge.variables[0].thing_name == "Greenhouse" and gauge.variables[0].name == "temperature"
-    assert created.created_by is not None and created.created_at
+    assert created.created_by is not None and created.updated_at
 
     shown = client.show_dashboard(created.id)
     assert shown is not None and shown.id == created.id and shown.widgets[1].options == {"type": "line"}
@@ -96,7 +109,18 @@ def test_every_documented_endpoint(arduino: ArduinoSandbox, client: ArduinoClien
         created.id,
         DashboardInput(
             name="Greenhouse North",
-            widgets=[WidgetInput(id=chart.id, type="chart", name="History", options={"type": "spline"})],
+            widgets=[
+                WidgetInput(
+                    id=chart.id,
+                    type="chart",
+                    name="History",
+                    options={"type": "spline"},
+                    x=0,
+                    y=0,
+                    width=4,
+                    height=2,
+                )
+            ],
         ),
     )
     # A widget sent with its current id keeps it, and its links.
@@ -106,11 +130,10 @@ def test_every_documented_endpoint(arduino: ArduinoSandbox, client: ArduinoClien
     template = client.dashboard_template(created.id)
     assert template.name == "Greenhouse North" and template.widgets[0]["type"] == "chart"
 
-    clone = client.clone_dashboard(
-        created.id, "Barn climate", [ThingOverride(old_thing_id=greenhouse, new_thing_id=barn)]
-    )
-    assert clone.id != created.id and clone.name == "Barn climate"
+    clone = client.clone_dashboard(created.id, [ThingOverride(old_thing_id=greenhouse, new_thing_id=barn)])
+    assert clone.id != created.id and clone.name == "Greenhouse North (copy)"
     assert [v.id for v in clone.widgets[0].variables] == [barn_temperature]
+    assert client.patch_dashboard(clone.id, {"name": "Barn climate"}).name == "Barn climate"
 
     client.share_dashboard(created.id, alice, "alice")
     client.share_dashboard(created.id, bob)
@@ -124,8 +147,8 @@ def test_every_documented_endpoint(arduino: ArduinoSandbox, client: ArduinoClien
     assert client.delete_share(created.id, bob) is False
     assert arduino.shares(created.id) == [alice]
 
-    client.request_access(other.id, user_id=alice)
-    assert arduino.share_requests() == [(other.id, alice)]
+    client.request_access(other.id, message="may I see the barn?")
+    assert arduino.share_requests() == [(other.id, arduino.owner_id, "may I see the barn?")]
 
     assert client.delete_dashboard(other.id, force=True) is True
     assert client.delete_dashboard(other.id) is False
@@ -135,7 +158,9 @@ def test_every_documented_endpoint(arduino: ArduinoSandbox, client: ArduinoClien
     assert force[0].query == {"force": ["true"]}
 
     hit = {(r.method, endpoint(r.path)) for r in arduino.logged_requests() if r.path != TOKEN_PATH}
-    assert hit == DOCUMENTED
+    # A cloud without v3 was asked once whether it serves it (404), then spoken to in v2.
+    probes = {("GET", "/iot/v3/dashboards")} if not v3 else set()
+    assert hit == DOCUMENTED[v3] | probes
 
 
 def test_token_is_fetched_once_and_sent_as_bearer(arduino: ArduinoSandbox, client: ArduinoClient) -> None:
@@ -144,8 +169,12 @@ def test_token_is_fetched_once_and_sent_as_bearer(arduino: ArduinoSandbox, clien
     [token_call] = arduino.token_requests()
     assert token_call.headers["Content-Type"] == "application/x-www-form-urlencoded"
     assert token_call.json is None  # a form, not JSON
-    api = [r for r in arduino.logged_requests() if r.path == DASHBOARDS]
-    assert len(api) == 5 and {r.auth_scheme for r in api} == {"Bearer"} and {r.status for r in api} == {200}
+    api = [r for r in arduino.logged_requests() if r.path == DASHBOARDS_V3]
+    # Whether v3 is served is asked once, with a name no dashboard has; then five listings.
+    assert [r.query for r in api] == [{"name": ["dashvault-probe-7f3a9c"]}] + [{}] * 5
+    assert {r.auth_scheme for r in api} == {"Bearer"} and {r.status for r in api} == {200}
+    # A personal space: no organization on the token request.
+    assert arduino.token_spaces == [""]
 
 
 def test_token_renewed_before_it_expires(arduino: ArduinoSandbox) -> None:
@@ -168,7 +197,7 @@ def test_a_refused_token_is_renewed_once(arduino: ArduinoSandbox, client: Arduin
     arduino.revoke_tokens()
     assert client.list_dashboards() == []
     assert len(arduino.token_requests()) == 2
-    assert [r.status for r in arduino.logged_requests() if r.path == DASHBOARDS] == [200, 401, 200]
+    assert [r.status for r in arduino.logged_requests() if r.path == DASHBOARDS_V3] == [200, 200, 401, 200]
 
     arduino.clear_requests()
     arduino.reject_tokens = True
@@ -177,7 +206,7 @@ def test_a_refused_token_is_renewed_once(arduino: ArduinoSandbox, client: Arduin
     assert info.value.message.startswith("arduino: 401")
     # One renewal, one more attempt, then the error: no loop.
     assert len(arduino.token_requests()) == 1
-    assert [r.status for r in arduino.logged_requests() if r.path == DASHBOARDS] == [401, 401]
+    assert [r.status for r in arduino.logged_requests() if r.path == DASHBOARDS_V3] == [401, 401]
 
 
 def test_wrong_secret_is_one_line_naming_the_source_without_the_secret(arduino: ArduinoSandbox) -> None:
@@ -216,8 +245,13 @@ def test_x_organization_selects_the_space(arduino: ArduinoSandbox) -> None:
     finally:
         for c in (personal_client, org_client, stranger):
             c.close()
+    stray = "1d0e6d1e-0000-4000-8000-00000000dead"
     sent = [r.headers.get("X-Organization") for r in arduino.logged_requests() if r.path != TOKEN_PATH]
-    assert sent == [None, org, None, "1d0e6d1e-0000-4000-8000-00000000dead"]
+    # Each client asks once whether v3 is served, in its own space.
+    assert sent == [None, None, org, org, None, stray]
+    # The token of a space is asked for that space (arduino-cloud-cli internal/iot/token.go).
+    assert arduino.token_spaces == ["", org, stray]
+    assert arduino.org_mismatches == 0
 
 
 def test_requests_are_spaced_by_the_rate_limit(arduino: ArduinoSandbox) -> None:
