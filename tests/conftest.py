@@ -34,9 +34,12 @@ def needs_corpus() -> pytest.MarkDecorator:
 
 
 @pytest.fixture
-def arduino() -> Iterator[ArduinoSandbox]:
-    """An Arduino IoT Cloud stand-in on a free loopback port, with the test credentials."""
-    sandbox = start_sandbox()
+def arduino(request: pytest.FixtureRequest) -> Iterator[ArduinoSandbox]:
+    """An Arduino IoT Cloud stand-in on a free loopback port, with the test credentials.
+
+    Its exchanges are checked against Arduino's OpenAPI document once the test passes (`tests.contract`).
+    """
+    sandbox = watch(request, start_sandbox())
     try:
         yield sandbox
     finally:

@@ -20,7 +20,7 @@ import threading
 import uuid
 from typing import Any
 
-from sandbox.arduino.protocol import _bad_request, _error, _not_found, _now
+from sandbox.arduino.protocol import GOA_ERROR, _bad_request, _error, _not_found, _now
 from sandbox.arduino.state import MAIN_PAGE, _Dashboard, _Page, _Space, _Widget
 from sandbox.server import Request, Response, SandboxServer, json_response
 
@@ -84,7 +84,9 @@ class _ArduinoBase(SandboxServer):
 
     def not_found(self, request: Request) -> Response:
         """The answer for requests no route matches."""
-        return json_response({"code": "not_found", "status": 404, "detail": "no such endpoint"}, 404)
+        return json_response(
+            {"code": "not_found", "status": 404, "detail": "no such endpoint"}, 404, GOA_ERROR
+        )
 
     def _space(self, req: Request) -> _Space:
         org = (req.header("x-organization") or "").strip()

@@ -7,7 +7,7 @@ import secrets
 import time
 
 from sandbox.arduino.core import _ArduinoBase
-from sandbox.arduino.protocol import AUDIENCE, TOKEN_PATH, _error
+from sandbox.arduino.protocol import AUDIENCE, GOA_ERROR, TOKEN_PATH, _error
 from sandbox.server import HTTPError, Request, RequestRecord, Response, json_response
 
 
@@ -41,7 +41,7 @@ class _TokenEndpoint(_ArduinoBase):
     def unauthorized(self, request: Request) -> Response:
         """The cloud's 401 for a missing, unknown or expired token."""
         body = {"code": "unauthorized", "status": 401, "detail": "invalid or expired access token"}
-        return json_response(body, 401)
+        return json_response(body, 401, GOA_ERROR)
 
     # -- token -------------------------------------------------------------------------------------
 

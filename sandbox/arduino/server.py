@@ -102,6 +102,7 @@ class ArduinoSandbox(_TokenEndpoint, _DashboardRoutes, _PythonAPI):
     def _versioned(self, handler: Callable[[Request, int], Response], version: int) -> Handler:
         def handle(req: Request) -> Response:
             if version >= 3 and not self.serves_v3:
+                req.route = None  # logged as no route: the endpoint does not exist on this server
                 return self.not_found(req)
             return handler(req, version)
 

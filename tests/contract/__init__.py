@@ -11,6 +11,9 @@ by ``spec``. That leaves no converter to get wrong, and it keeps exact control o
 a full request/response validator (such as openapi-core, 3.x only) would need the 2.0 document
 converted and could not tell Grafana's known differences from other failures.
 
+The Arduino sandbox is checked the same way against Arduino's OpenAPI document
+(``../shared/specs/arduino/openapi.yaml``) by ``arduino``.
+
 ``spec`` loads and indexes the documents, ``allowances`` holds the known differences between them
 and Grafana's behaviour (each naming the Grafana source it follows), ``check`` checks logged
 exchanges, and ``plugin`` runs the check after every test whose sandbox was handed to
@@ -19,14 +22,18 @@ exchanges, and ``plugin`` runs the check after every test whose sandbox was hand
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import pytest
 
+from sandbox.arduino import ArduinoSandbox
 from sandbox.grafana import GrafanaSandbox
 
-WATCHED = pytest.StashKey[list[GrafanaSandbox]]()
+S = TypeVar("S", GrafanaSandbox, ArduinoSandbox)
+WATCHED = pytest.StashKey[list[GrafanaSandbox | ArduinoSandbox]]()
 
 
-def watch(request: pytest.FixtureRequest, sandbox: GrafanaSandbox) -> GrafanaSandbox:
+def watch(request: pytest.FixtureRequest, sandbox: S) -> S:
     """Check this sandbox's request log against the documents when the requesting test passes."""
     request.node.stash.setdefault(WATCHED, []).append(sandbox)
     return sandbox

@@ -14,7 +14,9 @@ from collections.abc import Generator
 
 import pytest
 
-from tests.contract import WATCHED, spec
+from sandbox.arduino import ArduinoSandbox
+from tests.contract import WATCHED, arduino, spec
+from tests.contract.arduino import check_arduino
 from tests.contract.check import Deviation, check_records, report
 from tests.contract.pending import pending
 
@@ -33,10 +35,16 @@ def pytest_configure(config: pytest.Config) -> None:
 def deviations_of(item: pytest.Item) -> list[Deviation]:
     """Every deviation in the logs of the sandboxes a test watched."""
     sandboxes = item.stash.get(WATCHED, [])
-    if not sandboxes or item.get_closest_marker("no_contract") is not None or not spec.available():
+    if not sandboxes or item.get_closest_marker("no_contract") is not None:
         return []
-    specs = spec.load()
-    return [d for sandbox in sandboxes for d in check_records(specs, sandbox.logged_requests())]
+    found: list[Deviation] = []
+    for sandbox in sandboxes:
+        if isinstance(sandbox, ArduinoSandbox):
+            if arduino.available():
+                found += check_arduino(arduino.load(), sandbox.logged_requests())
+        elif spec.available():
+            found += check_records(spec.load(), sandbox.logged_requests())
+    return found
 
 
 def judge(deviations: list[Deviation]) -> None:

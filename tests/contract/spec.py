@@ -132,7 +132,7 @@ class Document:
     def __init__(self, name: str, contents: dict[str, Any]) -> None:
         self.name = name
         self.contents = contents
-        self.uri = f"urn:grafana-api:{name}"
+        self.uri = f"urn:api-document:{name}"
         self.registry: Registry[Any] = Registry().with_resource(self.uri, DRAFT4.create_resource(contents))
         self.swagger2 = str(contents.get("swagger", "")).startswith("2.")
         self.base_path = str(contents.get("basePath", "")).rstrip("/") if self.swagger2 else ""
@@ -243,11 +243,12 @@ class Document:
 
 
 def _json_media(content: dict[str, Any]) -> str | None:
-    """The media type a JSON body is described under: ``application/json``, else ``*/*``."""
+    """The media type a JSON body is described under: ``application/json``, else ``*/*``, else the first
+    structured-syntax ``+json`` type (Arduino's ``application/vnd.arduino.dashboardv2+json`` ...)."""
     for media in ("application/json", "*/*"):
         if media in content:
             return media
-    return None
+    return next((m for m in content if m.split(";", 1)[0].strip().endswith("+json")), None)
 
 
 @dataclass
