@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -184,7 +185,18 @@ def populate_arduino(
         names[space].add(name)
         widgets = _arduino_widgets(rng, base, props_by_type[space])
         shared = rng.sample(sorted(users.values()), rng.randint(1, 3)) if rng.random() < 0.5 else []
-        dashboard_id = sandbox.add_dashboard(name, widgets, org=space, shares=shared)
+        pages: list[dict[str, object]] = []
+        if n % 5 == 4 and len(widgets) >= 2:
+            # Every fifth dashboard has a second page (v3, 2026) holding its last widgets.
+            page = {
+                "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                "name": "Details",
+                "position": 1,
+            }
+            pages.append(page)
+            for w in widgets[len(widgets) // 2 :]:
+                w["page_id"] = page["id"]
+        dashboard_id = sandbox.add_dashboard(name, widgets, org=space, shares=shared, pages=pages)
         population.dashboards[space].append(dashboard_id)
         if shared:
             population.shares[dashboard_id] = shared
