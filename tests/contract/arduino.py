@@ -28,6 +28,7 @@ from tests.contract.check import (
     _from_dashvault,
     _json_path,
     _parse,
+    check_path_parameters,
 )
 from tests.contract.spec import Document, Specs
 
@@ -85,10 +86,7 @@ def _check(specs: Specs, record: RequestRecord) -> list[Deviation]:
         )
 
     if _from_dashvault(record):
-        for name, value in found.params.items():
-            param = op.parameters.get(("path", name))
-            if param is not None:
-                _check_value(param, [value], f"path parameter {name!r}", add)
+        check_path_parameters(found, add)
         for name, values in record.query.items():
             param = op.parameters.get(("query", name))
             if param is None:

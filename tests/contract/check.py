@@ -144,10 +144,7 @@ class Checker:
 
     def _check_parameters(self, found: Match, record: RequestRecord, add: _Add) -> None:
         op = found.operation
-        for name, value in found.params.items():
-            param = op.parameters.get(("path", name))
-            if param is not None:
-                _check_value(param, [value], f"path parameter {name!r}", add)
+        check_path_parameters(found, add)
         for name, values in record.query.items():
             param = op.parameters.get(("query", name))
             if param is None and allowances.undeclared_parameter(op.method, op.template, name, values):
@@ -265,6 +262,14 @@ def _convert(raw: str, kind: str) -> Any:
             return False
         raise ValueError(raw)
     return raw
+
+
+def check_path_parameters(found: Match, add: _Add) -> None:
+    """Check each path parameter of a matched request against its declared schema."""
+    for name, value in found.params.items():
+        param = found.operation.parameters.get(("path", name))
+        if param is not None:
+            _check_value(param, [value], f"path parameter {name!r}", add)
 
 
 def _check_value(param: Parameter, values: list[str], where: str, add: _Add) -> None:
