@@ -86,8 +86,10 @@ def decode(raw: bytes, where: str) -> RestoreRecord | None:
 class RestoredIds:
     """The restore records of a store, asked by item: where did restores put it?"""
 
-    def __init__(self, records: Iterable[RestoreRecord]) -> None:
+    def __init__(self, records: Iterable[RestoreRecord], damaged: Iterable[str] = ()) -> None:
         self.records = sorted(records, key=lambda r: r.time)
+        self.damaged = list(damaged)
+        """Where each record that could not be read lies (``verify`` names them)."""
 
     def placed(self, target: str, source: str, kind: str, key: str) -> list[str]:
         """Ids restores into `target` gave the item `key` of `source` (not copies), newest first."""

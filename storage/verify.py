@@ -105,10 +105,14 @@ class VerifyReport:
     """Blobs no snapshot uses (S3 only): harmless, `prune` removes them."""
     problems: list[Problem] = field(default_factory=list)
     manifests: list[ManifestProblem] = field(default_factory=list)
+    restore_records: int = 0
+    damaged_records: list[str] = field(default_factory=list)
+    """Restore records that cannot be read: restores of their items fall back on name and content,
+    and backups record those items under their new ids."""
 
     @property
     def ok(self) -> bool:
-        return not self.problems and not self.manifests
+        return not self.problems and not self.manifests and not self.damaged_records
 
 
 T = TypeVar("T")
@@ -154,6 +158,11 @@ def verify_store(store: Store, *, read_data: bool = False, workers: int = 8) -> 
         ids = [s.id for s in store.snapshots()]
         workers = 1  # loads may share one reader process (git): no threads
     report.snapshots = len(ids)
+    try:
+        restored = store.restores()
+        report.restore_records, report.damaged_records = len(restored.records), restored.damaged
+    except DashvaultError as exc:
+        report.damaged_records = [exc.message]
     report.read_data = read_data or not blobs  # other stores can only check a content by reading it
 
     def idents(snapshot_id: str, manifest: Manifest) -> Iterator[tuple[_Ident, Entry]]:

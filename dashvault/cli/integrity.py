@@ -41,6 +41,8 @@ def _verify_json(report: VerifyReport) -> dict[str, Any]:
             for p in report.problems
         ],
         "manifests": [m.__dict__ for m in report.manifests],
+        "restore_records": report.restore_records,
+        "damaged_restore_records": report.damaged_records,
     }
 
 
@@ -65,6 +67,8 @@ def verify(
         )
         for m in report.manifests:
             out.print(f"UNREADABLE snapshot {m.snapshot}: {m.error}")
+        for where in report.damaged_records:
+            out.print(f"UNREADABLE restore record {where}")
         for p in report.problems:
             out.print(f"{p.problem.upper()} {p.location}: {p.error}")
             for r in p.references:
@@ -74,7 +78,7 @@ def verify(
         if report.ok:
             out.print("ok: no problems found")
     if not report.ok:
-        n = len(report.problems) + len(report.manifests)
+        n = len(report.problems) + len(report.manifests) + len(report.damaged_records)
         say(f"error: verify found {n} problems in {store.describe()}")
         raise typer.Exit(1)
 

@@ -38,16 +38,19 @@ def read_records(repo: git.Repo, where: str) -> RestoredIds:
         listing = str(repo.git.ls_tree("-r", "-z", "--name-only", tip, "restores/"))
     except git.GitCommandError as exc:
         raise StoreError(f"{where}: {RESTORES_REF} cannot be read") from exc
-    records = []
+    records, damaged = [], []
     for name in filter(None, listing.split("\0")):
         try:
             _, _, _, data = repo.git.get_object_data(f"{tip}:{name}")
         except (git.GitCommandError, ValueError):
             data = b""
-        record = decode(bytes(data), f"{where}: {RESTORES_REF}:{name}")
-        if record is not None:
+        place = f"{where}: {RESTORES_REF}:{name}"
+        record = decode(bytes(data), place)
+        if record is None:
+            damaged.append(place)
+        else:
             records.append(record)
-    return RestoredIds(records)
+    return RestoredIds(records, damaged)
 
 
 def append_record(repo: git.Repo, record: RestoreRecord, where: str) -> None:

@@ -18,15 +18,18 @@ class _Restores(_Objects):
     def restores(self) -> RestoredIds:
         """Every readable record under ``restores/``."""
         names = [name for name, _ in self._list(RESTORES) if name.endswith(".json")]
-        records = []
+        records, damaged = [], []
         for name in sorted(names):
             obj = self._get(f"{self.prefix}{RESTORES}{name}")
             if obj is None:
                 continue  # removed by hand between the listing and the read
-            record = decode(obj.body, f"{self.describe()}: {RESTORES}{name}")
-            if record is not None:
+            where = f"{self.describe()}: {RESTORES}{name}"
+            record = decode(obj.body, where)
+            if record is None:
+                damaged.append(where)
+            else:
                 records.append(record)
-        return RestoredIds(records)
+        return RestoredIds(records, damaged)
 
     def record_restore(self, record: RestoreRecord) -> None:
         """Write one record under a name of its own."""

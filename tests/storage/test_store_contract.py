@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,6 +12,7 @@ from storage.errors import NotFoundError, StoreError, StoreLockedError
 from storage.git import GitStore
 from storage.hashing import entry_for
 from storage.model import Changes, Item, Manifest, SourceStatus
+from storage.restores import RestoredId, RestoreRecord
 from storage.retention import KeepPolicy
 from storage.s3 import S3Store
 from storage.store import Store, resolve_snapshot
@@ -186,3 +189,62 @@ def test_prune(backend):
     assert len(report.removed) == 2 and report.blobs_removed == 2 and report.blobs_kept == 1
     assert len(backend().snapshots()) == 1
     assert verify_store(backend(), read_data=True).ok
+
+
+def _damage_restore_record(request, tmp_path, store) -> None:
+    """Add a record that is not valid JSON beside the real ones, as a bad disk or a hand edit would."""
+    if request.node.callspec.params["backend"] == "s3":
+        target = request.getfixturevalue("s3")
+        key = f"{store.prefix}restores/bad.json"
+        target.client().put_object(Bucket=target.bucket, Key=key, Body=b"{not json")
+        return
+    env = {**os.environ, "GIT_INDEX_FILE": str(tmp_path / "scratch-index")}
+
+    def git(*args: str, data: bytes | None = None) -> str:
+        run = subprocess.run(
+            ["git", "-C", str(tmp_path / "repo"), *args], input=data, env=env, capture_output=True, check=True
+        )
+        return run.stdout.decode().strip()
+
+    blob = git("hash-object", "-w", "--stdin", data=b"{not json")
+    tip = git("rev-parse", "refs/dashvault/restores")
+    git("read-tree", tip)
+    git("update-index", "--add", "--cacheinfo", f"100644,{blob},restores/bad.json")
+    commit = git("commit-tree", git("write-tree"), "-p", tip, "-m", "damage")
+    git("update-ref", "refs/dashvault/restores", commit)
+
+
+def test_restore_records_round_trip_and_a_damaged_one_is_named(backend, request, tmp_path):
+    store = backend()
+    snapshot(store, [item("a")], time=T0)
+    assert store.restores().records == []
+    first = RestoreRecord(
+        time=T0 + timedelta(hours=1),
+        snapshot="s1",
+        source="g",
+        target="g",
+        ids=[RestoredId(kind="dashboard", key="1/a", id="new-a")],
+    )
+    later = first.model_copy(
+        update={
+            "time": T0 + timedelta(hours=2),
+            "ids": [RestoredId(kind="dashboard", key="1/a", id="newer-a")],
+        }
+    )
+    store.record_restore(later)
+    store.record_restore(first)
+    read = backend().restores()
+    assert [r.time for r in read.records] == [first.time, later.time]  # time order, not write order
+    assert read.placed("g", "g", "dashboard", "1/a") == ["newer-a", "new-a"]
+    assert read.damaged == []
+    report = verify_store(backend())
+    assert report.ok and report.restore_records == 2
+
+    _damage_restore_record(request, tmp_path, store)
+    read = backend().restores()
+    assert len(read.records) == 2  # the readable records still count
+    assert len(read.damaged) == 1 and read.damaged[0].endswith("restores/bad.json")
+    report = verify_store(backend())
+    assert not report.ok
+    assert report.restore_records == 2 and report.damaged_records == read.damaged
+    assert not report.problems and not report.manifests  # the snapshots themselves are whole
