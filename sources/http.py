@@ -106,15 +106,28 @@ class _Retry(Retry):
 
 
 class _CountingTransport(httpx.BaseTransport):
-    """Counts the attempts of each request in its extensions, so errors can say how many were made."""
+    """Sends one attempt and reads its whole body, counting the attempts in the request's extensions
+    (so errors can say how many were made).
+
+    The body is read here, under the retry transport, because httpx's client reads it only after the
+    transport has returned: a connection reset or a body cut short after the status line would
+    otherwise escape every retry. Whether such an error is retried is still the method's policy (a
+    POST whose answer was cut is never sent again: the server may have done it).
+    """
 
     def __init__(self, inner: httpx.BaseTransport) -> None:
         self._inner = inner
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        """Send one attempt."""
+        """Send one attempt and read its answer."""
         request.extensions[_ATTEMPTS] = int(request.extensions.get(_ATTEMPTS, 0)) + 1
-        return self._inner.handle_request(request)
+        response = self._inner.handle_request(request)
+        try:
+            response.read()
+        except BaseException:
+            response.close()
+            raise
+        return response
 
     def close(self) -> None:
         """Close the wrapped transport."""

@@ -18,6 +18,7 @@ from sandbox.arduino import ArduinoSandbox
 from sandbox.grafana import GrafanaSandbox
 from tests.arduino_support import start_sandbox
 from tests.contract import watch
+from tests.faultproxy import FaultProxy, started
 
 # Every test using the `grafana` fixture is also a contract test of its exchanges with the sandbox.
 pytest_plugins = ["tests.contract.plugin"]
@@ -57,6 +58,12 @@ def grafana(request: pytest.FixtureRequest) -> Iterator[GrafanaSandbox]:
         yield sandbox
     finally:
         sandbox.stop()
+
+
+@pytest.fixture
+def hostile(grafana: GrafanaSandbox) -> Iterator[FaultProxy]:
+    """A fault-injecting reverse proxy in front of the `grafana` sandbox (tests/faultproxy.py)."""
+    yield from started(grafana.url)
 
 
 def grafana_source(url: str, name: str = "grafana", **extra: object) -> dict[str, object]:
