@@ -10,7 +10,8 @@ from backup.collector import ItemFailure, Result, SourceWarning, Unchanged
 from backup.pool import pooled
 from sources.config import GrafanaSourceConfig
 from sources.errors import AccessDeniedError, ResponseError, SourceError
-from sources.grafana.client import GrafanaClient, json_object, stored_v2_version
+from sources.grafana import answers
+from sources.grafana.client import GrafanaClient, stored_v2_version
 from sources.grafana.items import (
     api_version,
     conversion,
@@ -214,7 +215,7 @@ class GrafanaCollector:
             if res.same and old is not None:
                 # Byte for byte the response the last snapshot was made from: nothing to parse or hash.
                 return [Unchanged("dashboard", key), *self._permissions(org, "dashboard", uid, old.title)]
-            data = json_object(res.body, "/api/dashboards/uid/:uid")
+            data = answers.dashboard(res.body, uid)
             item = dashboard_item_legacy(self.source, org, data, digest=res.digest)
             return [item, *self._permissions(org, "dashboard", uid, item.title)]
 

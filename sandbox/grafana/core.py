@@ -140,7 +140,8 @@ class GrafanaCore(SandboxServer):
     def _folder_or_404(self, org: _Org, uid: str) -> _Folder:
         f = org.folders.get(uid)
         if f is None:
-            raise HTTPError(404, {"message": "folder not found"})
+            # pkg/api/apierrors/folder.go ``ToFolderErrorResponse`` for ``ErrFolderNotFound``.
+            raise HTTPError(404, {"status": "not-found", "message": "folder not found"})
         return f
 
     # -- state changes (callers hold the lock) -----------------------------------------------------

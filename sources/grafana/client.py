@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from sources.config import GrafanaSourceConfig
 from sources.errors import ResponseError, SourceError
+from sources.grafana import answers
 from sources.http import ApiResponse, BasicAuth, BearerAuth, make_client, request
 
 log = logging.getLogger("dashvault.grafana")
@@ -221,18 +222,24 @@ class GrafanaClient:
                         yield uid
 
     def folder(self, org: int, uid: str) -> dict[str, Any] | None:
+        """The folder; None only on Grafana's own not-found (answers.py)."""
         status, data = self.call("GET", f"/api/folders/{seg(uid)}", headers=self._org(org), ok=(200, 404))
-        return json_object(data, "/api/folders/:uid") if status == 200 else None
+        if status == 404:
+            if answers.is_not_found(data):
+                return None
+            raise answers.not_grafanas_404(f"{self.name}: folder {uid}", data)
+        return answers.folder(data, uid)
 
     def dashboard(self, org: int, uid: str) -> dict[str, Any] | None:
         """The legacy read of a dashboard; a v2-schema one (406) raises `NotLegacyError`."""
         res = self.dashboard_response(org, uid)
         if res is not None and res.status == 406:
             raise NotLegacyError(stored_v2_version(res.body))
-        return json_object(res.body, "/api/dashboards/uid/:uid") if res is not None else None
+        return answers.dashboard(res.body, uid) if res is not None else None
 
     def dashboard_response(self, org: int, uid: str, unless_digest: str | None = None) -> ApiResponse | None:
-        """The dashboard's response (None if it is gone); see `request` for `unless_digest`.
+        """The dashboard's response (None only on Grafana's own not-found); see `request` for
+        `unless_digest`.
 
         A dashboard stored in the v2 schema is answered 406 (pkg/api/dashboard.go ``GetDashboard``:
         "dashboard api version not supported, use /apis/.../<version>/... instead"): that response
@@ -247,7 +254,11 @@ class GrafanaClient:
             expect=(200, 404, 406),
             unless_digest=unless_digest,
         )
-        return res if res.status in (200, 406) else None
+        if res.status == 404:
+            if answers.is_not_found(res.body):
+                return None
+            raise answers.not_grafanas_404(f"{self.name}: dashboard {uid}", res.body)
+        return res
 
     def permissions(self, org: int, kind: str, uid: str) -> list[dict[str, Any]] | None:
         base = "/api/folders" if kind == "folder" else "/api/dashboards/uid"
@@ -255,8 +266,10 @@ class GrafanaClient:
             "GET", f"{base}/{seg(uid)}/permissions", headers=self._org(org), ok=(200, 404)
         )
         if status == 404:
-            return None
-        return [p for p in json_list(data, f"{base}/:uid/permissions") if isinstance(p, dict)]
+            if answers.is_not_found(data):
+                return None
+            raise answers.not_grafanas_404(f"{self.name}: permissions of {kind} {uid}", data)
+        return answers.permissions(data, kind, uid)
 
     # -- /apis reads --------------------------------------------------------------------------
 
@@ -308,14 +321,22 @@ class GrafanaClient:
                 return
 
     def resource(self, org: int, name: str, version: str | None = None) -> dict[str, Any] | None:
+        """The dashboard resource; None only on the apiserver's own NotFound (answers.py)."""
         status, data = self.call("GET", self._apis_path(org, name, version), ok=(200, 404))
-        return json_object(data, "dashboard resource") if status == 200 else None
+        return self._resource_answer(status, data, name)
+
+    def _resource_answer(self, status: int, data: Any, name: str) -> dict[str, Any] | None:
+        if status == 404:
+            if answers.is_k8s_not_found(data):
+                return None
+            raise answers.not_grafanas_404(f"{self.name}: dashboard {name}", data)
+        return answers.resource(data, name)
 
     def resource_whole(self, org: int, name: str, version: str) -> dict[str, Any] | None:
         """The resource through ``/dto``, which rebuilds a large dashboard's reduced spec
         (pkg/registry/apis/dashboard/large.go; only ``/dto`` and updates call ``Reconstruct``)."""
         status, data = self.call("GET", self._apis_path(org, name, version) + "/dto", ok=(200, 404))
-        return json_object(data, "dashboard dto") if status == 200 else None
+        return self._resource_answer(status, data, name)
 
     # -- writes (restore) ---------------------------------------------------------------------
     # Each returns (status, body) for the statuses a restore must tell apart; others raise.

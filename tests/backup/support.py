@@ -8,12 +8,15 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from sandbox.grafana import GrafanaSandbox
 from sandbox.server import RequestRecord
 from storage.git import GitStore
 from storage.model import Entry
+
+if TYPE_CHECKING:
+    from tests.conftest import Cli
 
 
 def wait_until(
@@ -69,3 +72,21 @@ def start_run(config: Path, stderr: IO[str]) -> subprocess.Popen[str]:
         text=True,
         env={**os.environ},
     )
+
+
+def last_status(cli: Cli) -> dict[str, object]:
+    """The grafana source's status in the newest snapshot, as `snapshots --json` reports it."""
+    snaps = cli("snapshots", "--json").json()
+    assert isinstance(snaps, list)
+    status = snaps[0]["sources"]["grafana"]
+    assert isinstance(status, dict)
+    return status
+
+
+def diff_keys(cli: Cli, older: str, newer: str) -> dict[str, list[tuple[str, str]]]:
+    """(kind, key) of what `diff --json` says was added, changed and deleted between two snapshots."""
+    diff = cli("diff", older, newer, "--json", "--stat").json()
+    assert isinstance(diff, dict)
+    return {
+        what: sorted((e["kind"], e["key"]) for e in diff[what]) for what in ("added", "changed", "deleted")
+    }

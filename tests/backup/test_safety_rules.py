@@ -19,27 +19,16 @@ import pytest
 from sandbox.generate import populate
 from sandbox.grafana import DASHBOARD_API, GrafanaSandbox
 from storage.git import GitStore
-from tests.backup.support import assert_store_intact, dashboard_reads, latest_entries, start_run, wait_until
+from tests.backup.support import (
+    assert_store_intact,
+    dashboard_reads,
+    diff_keys,
+    last_status,
+    latest_entries,
+    start_run,
+    wait_until,
+)
 from tests.conftest import TOKEN, Cli, grafana_source, run_dashvault, write_config
-
-
-def last_status(cli: Cli) -> dict[str, object]:
-    """The grafana source's status in the newest snapshot, as `snapshots --json` reports it."""
-    snaps = cli("snapshots", "--json").json()
-    assert isinstance(snaps, list)
-    status = snaps[0]["sources"]["grafana"]
-    assert isinstance(status, dict)
-    return status
-
-
-def diff_keys(cli: Cli, older: str, newer: str) -> dict[str, list[tuple[str, str]]]:
-    """(kind, key) of what `diff --json` says was added, changed and deleted between two snapshots."""
-    diff = cli("diff", older, newer, "--json", "--stat").json()
-    assert isinstance(diff, dict)
-    return {
-        what: sorted((e["kind"], e["key"]) for e in diff[what]) for what in ("added", "changed", "deleted")
-    }
-
 
 # -- an item that was listed but could not be read keeps its previous entry -----------------------
 

@@ -1,0 +1,151 @@
+"""A backup through a hostile proxy: what is not Grafana's own answer is never a deletion.
+
+Each case breaks one answer of a second backup and checks the snapshot it makes: the item fails (exit
+1, named), keeps its last entry, and nothing is recorded as deleted or added.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandbox.generate import populate
+from sandbox.grafana import GrafanaSandbox
+from storage.git import GitStore
+from tests.backup.support import diff_keys, latest_entries
+from tests.conftest import Cli, grafana_source, write_config
+from tests.faultproxy import FaultProxy
+
+
+def backed_up(tmp_path: Path, grafana: GrafanaSandbox, hostile: FaultProxy, api: str) -> tuple[Cli, Any]:
+    population = populate(grafana, dashboards=12, depth=1, seed=5)
+    config = write_config(tmp_path / "dashvault.toml", [grafana_source(hostile.url, api=api, retries=1)])
+    cli = Cli(config)
+    assert cli("backup").exit_code == 0
+    return cli, population
+
+
+def second_backup(cli: Cli, tmp_path: Path) -> tuple[dict[str, Any], dict[str, list[tuple[str, str]]]]:
+    store = GitStore(tmp_path / "backups")
+    before = latest_entries(store)
+    res = cli("backup", "--json")
+    assert res.exit_code == 1, res.stdout + res.stderr
+    out = res.json()
+    assert isinstance(out, dict)
+    snaps = store.snapshots()
+    after = latest_entries(store)
+    # Nothing was lost or invented: the same items, each failed one with its last state.
+    assert set(after) == set(before)
+    assert all(after[k].hash == before[k].hash for k in before)
+    changes = diff_keys(cli, snaps[1].id, snaps[0].id) if len(snaps) > 1 else {}
+    return out, changes
+
+
+def failures(out: dict[str, Any]) -> dict[tuple[str, str], str]:
+    return {(f["kind"], f["key"]): f["error"] for f in out["sources"]["grafana"]["failures"]}
+
+
+@pytest.mark.parametrize(
+    ("fault", "options", "says"),
+    [
+        ("html", {"status": 404}, "without Grafana's not-found body"),
+        ("json", {"status": 404, "body": {}}, "without Grafana's not-found body"),
+        ("json", {"status": 200, "body": {}}, "not Grafana's (dashboard: field required)"),
+        ("body_of", {}, "another object's body"),
+    ],
+    ids=["HTML 404", "JSON 404 without a message", "200 {}", "another dashboard's body"],
+)
+def test_a_dashboard_read_that_is_not_grafanas_answer_fails_and_deletes_nothing(
+    tmp_path: Path,
+    grafana: GrafanaSandbox,
+    hostile: FaultProxy,
+    fault: str,
+    options: dict[str, Any],
+    says: str,
+) -> None:
+    cli, population = backed_up(tmp_path, grafana, hostile, "legacy")
+    uid, other = population.dashboards[0], population.dashboards[1]
+    if fault == "body_of":
+        options = {"other_path": f"/api/dashboards/uid/{other}"}
+    hostile.add(fault, f"^/api/dashboards/uid/{uid}$", times=None, **options)
+    out, changes = second_backup(cli, tmp_path)
+    failed = failures(out)
+    assert says in failed[("dashboard", f"1/{uid}")]
+    assert ("permissions", f"1/{uid}") in failed  # what rides on it is unknown too, and kept
+    assert changes.get("deleted", []) == [] and changes.get("added", []) == []
+    assert hostile.faulted(fault)
+
+
+@pytest.mark.parametrize(
+    ("fault", "options", "says"),
+    [
+        ("html", {"status": 404}, "without Grafana's not-found body"),
+        ("json", {"status": 200, "body": {}}, "did not answer a JSON list"),
+        ("body_of", {}, "another object's body"),
+    ],
+    ids=["HTML 404", "200 {}", "another object's ACL"],
+)
+def test_a_permissions_read_that_is_not_grafanas_answer_fails_and_deletes_nothing(
+    tmp_path: Path,
+    grafana: GrafanaSandbox,
+    hostile: FaultProxy,
+    fault: str,
+    options: dict[str, Any],
+    says: str,
+) -> None:
+    cli, population = backed_up(tmp_path, grafana, hostile, "legacy")
+    owned = [u for u in population.dashboards if u in population.with_permissions]
+    uid, other = owned[0], owned[1] if len(owned) > 1 else population.dashboards[-1]
+    if fault == "body_of":
+        options = {"other_path": f"/api/dashboards/uid/{other}/permissions"}
+    hostile.add(fault, f"^/api/dashboards/uid/{uid}/permissions$", times=None, **options)
+    out, changes = second_backup(cli, tmp_path)
+    failed = failures(out)
+    assert set(failed) == {("permissions", f"1/{uid}")}
+    assert says in failed[("permissions", f"1/{uid}")]
+    assert changes.get("deleted", []) == []
+
+
+def test_a_folder_read_answered_by_a_proxy_page_fails_and_deletes_nothing(
+    tmp_path: Path, grafana: GrafanaSandbox, hostile: FaultProxy
+) -> None:
+    cli, population = backed_up(tmp_path, grafana, hostile, "legacy")
+    uid = population.folders[0]
+    hostile.add("html", f"^/api/folders/{uid}$", times=None, status=404)
+    out, changes = second_backup(cli, tmp_path)
+    assert "without Grafana's not-found body" in failures(out)[("folder", f"1/{uid}")]
+    assert changes.get("deleted", []) == []
+
+
+def test_apis_a_recheck_answered_by_a_proxy_page_is_not_a_deletion(
+    tmp_path: Path, grafana: GrafanaSandbox, hostile: FaultProxy
+) -> None:
+    cli, population = backed_up(tmp_path, grafana, hostile, "apis")
+    uid = population.dashboards[0]
+
+    def without(page: dict[str, Any]) -> dict[str, Any]:
+        page["items"] = [i for i in page.get("items", []) if i["metadata"]["name"] != uid]
+        return page
+
+    # The listing leaves a live dashboard out, and the re-check of it by name meets a proxy's 404.
+    hostile.add("rewrite", r"/dashboards\?", times=None, rewrite=without)
+    hostile.add("html", f"/dashboards/{uid}$", times=None, status=404)
+    out, changes = second_backup(cli, tmp_path)
+    assert "without Grafana's not-found body" in failures(out)[("dashboard", f"1/{uid}")]
+    assert changes.get("deleted", []) == []
+    assert hostile.faulted("html")
+
+
+def test_grafanas_own_not_found_after_the_listing_lost_it_is_a_deletion(
+    tmp_path: Path, grafana: GrafanaSandbox, hostile: FaultProxy
+) -> None:
+    cli, population = backed_up(tmp_path, grafana, hostile, "legacy")
+    uid = population.dashboards[0]
+    grafana.delete_dashboard(uid)
+    res = cli("backup", "--json")
+    assert res.exit_code == 0, res.stdout
+    store = GitStore(tmp_path / "backups")
+    snaps = store.snapshots()
+    assert ("dashboard", f"1/{uid}") in diff_keys(cli, snaps[1].id, snaps[0].id)["deleted"]
