@@ -57,4 +57,12 @@ class SourceWarning:
     message: str
 
 
-Result = Item | ItemFailure | Unchanged | SourceWarning
+@dataclass(frozen=True)
+class ListingIncomplete:
+    """The listing was not trusted: the source is marked incomplete (no deletions, exit 1) though
+    every item it could read is kept. The collector goes on with what else it lists."""
+
+    message: str
+
+
+Result = Item | ItemFailure | Unchanged | SourceWarning | ListingIncomplete

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from backup.collector import ItemFailure, Result, SourceWarning, Unchanged
+from backup.collector import ItemFailure, ListingIncomplete, Result, SourceWarning, Unchanged
 from backup.pool import pooled
 from sources.config import GrafanaSourceConfig
 from sources.errors import AccessDeniedError, ResponseError, SourceError
@@ -27,7 +28,12 @@ from sources.grafana.items import (
 )
 from sources.grafana.library import library_panel, library_panels
 from sources.grafana.public import PublicDashboardsOff, public_dashboard, public_dashboards
-from storage.model import Entry
+from storage.model import Entry, Item
+
+log = logging.getLogger("dashvault.backup")
+
+# One object's read: what it yields (the object, what rides on it, or its failure).
+Task = Callable[[], list[Result]]
 
 
 class GrafanaCollector:
@@ -67,36 +73,102 @@ class GrafanaCollector:
             self.client.close()
 
     def _collect_org(self, org: int, known: set[tuple[str, str]]) -> Iterator[Result]:
-        prefix = f"{org}/"
-        folder_uids = list(self.client.search_uids(org, "dash-folder"))
-        folder_uids.extend(_missing(known, "folder", prefix, folder_uids))
+        def folders() -> Iterator[tuple[str, Task]]:
+            return ((uid, self._folder_task(org, uid)) for uid in self.client.search_uids(org, "dash-folder"))
+
         # Parents a search did not return (permissions, paging races) are fetched on the way.
-        yield from self._pooled(self._folder_task(org, uid) for uid in dict.fromkeys(folder_uids))
+        yield from self._listed(org, "folder", known, folders, lambda uid: self._folder_task(org, uid))
         yield from self._library_panels(org, known)
 
         yield from self._public_dashboards(org, known)
         if self.api_used == "apis":
-            listed: list[str] = []
 
-            def resources() -> Iterator[Callable[[], list[Result]]]:
+            def resources() -> Iterator[tuple[str, Task]]:
                 for res in self.client.list_resources(org):
-                    listed.append(str(res["metadata"]["name"]))
-                    yield self._resource_task(org, res)
+                    yield str(res["metadata"]["name"]), self._resource_task(org, res)
 
-            yield from self._pooled(resources())
-            recheck = _missing(known, "dashboard", prefix, listed)
-            yield from self._pooled(self._resource_task(org, None, uid) for uid in recheck)
+            yield from self._listed(
+                org, "dashboard", known, resources, lambda uid: self._resource_task(org, None, uid)
+            )
         else:
-            listed = []
 
-            def fetches() -> Iterator[Callable[[], list[Result]]]:
-                for uid in self.client.search_uids(org, "dash-db"):
-                    listed.append(uid)
-                    yield self._dashboard_task(org, uid)
+            def searched() -> Iterator[tuple[str, Task]]:
+                return (
+                    (uid, self._dashboard_task(org, uid)) for uid in self.client.search_uids(org, "dash-db")
+                )
 
-            yield from self._pooled(fetches())
-            recheck = _missing(known, "dashboard", prefix, listed)
-            yield from self._pooled(self._dashboard_task(org, uid) for uid in recheck)
+            yield from self._listed(
+                org, "dashboard", known, searched, lambda uid: self._dashboard_task(org, uid)
+            )
+
+    def _listed(
+        self,
+        org: int,
+        kind: str,
+        known: set[tuple[str, str]],
+        listing: Callable[[], Iterator[tuple[str, Task]]],
+        by_uid: Callable[[str], Task],
+    ) -> Iterator[Result]:
+        """Every object a listing names, then those of the last snapshot it missed, asked for by uid.
+
+        A listing is trusted only when it is consistent: if an object it missed is alive, items
+        created since the last snapshot may be missing from it too (a short page, a paging race, an
+        empty answer), and nothing could tell. So it is listed again once; what that listing adds is
+        read, and an object alive but missing again marks the source incomplete (no deletions, exit 1).
+        """
+        listed: list[str] = []
+
+        def first() -> Iterator[Task]:
+            for uid, task in listing():
+                listed.append(uid)
+                yield task
+
+        yield from self._pooled(first())
+        alive: set[str] = set()
+        lock = threading.Lock()
+
+        def recheck(uid: str) -> Task:
+            task = by_uid(uid)
+
+            def run() -> list[Result]:
+                out = task()
+                if any(isinstance(r, Item | Unchanged) and r.kind == kind for r in out):
+                    with lock:
+                        alive.add(uid)
+                return out
+
+            return run
+
+        yield from self._pooled(recheck(uid) for uid in _missing(known, kind, f"{org}/", listed))
+        if not alive:
+            return
+        log.warning(
+            "listing missed live objects, listing again",
+            extra={
+                "event": "listing.relist",
+                "source": self.source,
+                "org": org,
+                "kind": kind,
+                "missed": len(alive),
+            },
+        )
+        done = set(listed) | alive
+        again: set[str] = set()
+
+        def second() -> Iterator[Task]:
+            for uid, task in listing():
+                again.add(uid)
+                if uid not in done:
+                    done.add(uid)
+                    yield task
+
+        yield from self._pooled(second())
+        still = sorted(alive - again)
+        if still:
+            yield ListingIncomplete(
+                f"{self.source}: the {kind} listing of org {org} is unreliable: {len(still)} {kind}s "
+                f"missing from it twice are alive (e.g. {still[0]}); deletions not recorded"
+            )
 
     def _library_panels(self, org: int, known: set[tuple[str, str]]) -> Iterator[Result]:
         """Library panels come whole in their listing; only those it missed are asked for by uid."""

@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from time import monotonic
 
-from backup.collector import AdoptsRestores, Collector, ItemFailure, SourceWarning, Unchanged
+from backup.collector import (
+    AdoptsRestores,
+    Collector,
+    ItemFailure,
+    ListingIncomplete,
+    SourceWarning,
+    Unchanged,
+)
 from storage.errors import DashvaultError
 from storage.gcpolicy import bulk_json
 from storage.hashing import entry_for
@@ -162,6 +169,14 @@ class BackupRun:
                             "source warning",
                             extra={"event": "source.warning", "source": name, "error": got.message},
                         )
+                    continue
+                if isinstance(got, ListingIncomplete):
+                    status.complete = False
+                    status.error = got.message if status.error is None else f"{status.error}; {got.message}"
+                    log.error(
+                        "listing unreliable",
+                        extra={"event": "source.incomplete", "source": name, "error": got.message},
+                    )
                     continue
                 if isinstance(got, Unchanged):
                     kept = previous.get((got.kind, got.key))

@@ -6,6 +6,7 @@ Each case breaks one answer of a second backup and checks the snapshot it makes:
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -149,3 +150,71 @@ def test_grafanas_own_not_found_after_the_listing_lost_it_is_a_deletion(
     store = GitStore(tmp_path / "backups")
     snaps = store.snapshots()
     assert ("dashboard", f"1/{uid}") in diff_keys(cli, snaps[1].id, snaps[0].id)["deleted"]
+
+
+# -- a listing is trusted only when it is consistent ----------------------------------------------
+
+SEARCH = r"^/api/search\?type=dash-db&limit=\d+&page=1$"
+APIS_FIRST_PAGE = r"^/apis/dashboard\.grafana\.app/[^/]+/namespaces/default/dashboards\?limit=\d+$"
+
+
+def short(page: Any, new: str) -> Any:
+    """A page cut short: without the dashboard created since the last backup and 2 others."""
+    if isinstance(page, list):
+        return [h for h in page if h["uid"] != new][:-2]
+    page["items"] = [i for i in page["items"] if i["metadata"]["name"] != new][:-2]
+    page["metadata"].pop("continue", None)
+    return page
+
+
+def empty(page: Any, new: str) -> Any:
+    if isinstance(page, list):
+        return []
+    page["items"] = []
+    page["metadata"].pop("continue", None)
+    return page
+
+
+@pytest.mark.parametrize("api", ["legacy", "apis"])
+@pytest.mark.parametrize("cut", [short, empty], ids=["short first page", "empty listing"])
+def test_a_listing_cut_once_is_listed_again_and_misses_nothing_new(
+    tmp_path: Path, grafana: GrafanaSandbox, hostile: FaultProxy, api: str, cut: Any
+) -> None:
+    cli, population = backed_up(tmp_path, grafana, hostile, api)
+    new = grafana.add_dashboard({"title": "Created since the last backup"})
+    rewrite = functools.partial(cut, new=new)
+    hostile.add("rewrite", SEARCH if api == "legacy" else APIS_FIRST_PAGE, times=1, rewrite=rewrite)
+    res = cli("backup", "--json")
+    assert res.exit_code == 0, res.stdout
+    assert len(hostile.faulted("rewrite")) == 1
+    store = GitStore(tmp_path / "backups")
+    snaps = store.snapshots()
+    changes = diff_keys(cli, snaps[1].id, snaps[0].id)
+    assert changes["deleted"] == []
+    assert ("dashboard", f"1/{new}") in changes["added"]
+    assert {k for (kind, k) in latest_entries(store) if kind == "dashboard"} == {
+        f"1/{u}" for u in [*population.dashboards, new]
+    }
+
+
+@pytest.mark.parametrize("api", ["legacy", "apis"])
+@pytest.mark.parametrize("cut", [short, empty], ids=["short first page", "empty listing"])
+def test_a_listing_cut_every_time_marks_the_source_incomplete(
+    tmp_path: Path, grafana: GrafanaSandbox, hostile: FaultProxy, api: str, cut: Any
+) -> None:
+    cli, _ = backed_up(tmp_path, grafana, hostile, api)
+    new = grafana.add_dashboard({"title": "Created since the last backup"})
+    rewrite = functools.partial(cut, new=new)
+    hostile.add("rewrite", SEARCH if api == "legacy" else APIS_FIRST_PAGE, times=None, rewrite=rewrite)
+    store = GitStore(tmp_path / "backups")
+    before = latest_entries(store)
+    res = cli("backup", "--json")
+    assert res.exit_code == 1, res.stdout
+    out = res.json()
+    assert isinstance(out, dict)
+    status = out["sources"]["grafana"]
+    assert status["complete"] is False and status["deleted"] == 0
+    assert "listing of org 1 is unreliable" in status["error"]
+    assert len(hostile.faulted("rewrite")) == 2  # listed twice, then given up
+    after = latest_entries(store)
+    assert set(before) <= set(after)  # nothing of the last snapshot lost
