@@ -26,6 +26,7 @@ from pydantic_core import PydanticCustomError
 
 from backup.schedule import ScheduleConfig
 from sources.config import SourceConfig
+from storage import redaction
 from storage.config import StorageConfig
 from storage.configmodel import ConfigModel, resolve_path
 from storage.errors import ConfigError
@@ -136,7 +137,27 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
     except ValidationError as exc:
         raise ConfigError(f"{path}: {_describe_validation_error(exc)}") from None
     config._path = path
+    _register_secrets(data)
     return config
+
+
+def _register_secrets(data: Any, user: str | None = None) -> None:
+    """Tell the scrubber every secret of the config (storage/redaction.py): each credential key's
+    value (a password with its table's username, as HTTP Basic sends them), and the password of any
+    URL with user info (a git remote, a source URL)."""
+    if isinstance(data, dict):
+        username = data.get("username") if isinstance(data.get("username"), str) else None
+        for key, value in data.items():
+            if isinstance(value, str):
+                if key in SECRET_KEYS:
+                    redaction.register(value, username=username if key == "password" else None)
+                elif "://" in value and "@" in value:
+                    redaction.register_url(value)
+            else:
+                _register_secrets(value, username)
+    elif isinstance(data, list):
+        for value in data:
+            _register_secrets(value, user)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -8,6 +8,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from storage import redaction
+
 # Attributes every LogRecord has; anything else was passed through `extra=` and is a field.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys()) | {"message", "asctime"}
 
@@ -32,7 +34,7 @@ class JsonFormatter(logging.Formatter):
             doc["fields"] = fields
         if record.exc_info:
             doc["exception"] = self.formatException(record.exc_info)
-        return json.dumps(doc, default=str, ensure_ascii=False)
+        return redaction.scrub(json.dumps(doc, default=str, ensure_ascii=False))
 
 
 class TextFormatter(logging.Formatter):
@@ -48,7 +50,7 @@ class TextFormatter(logging.Formatter):
         text = f"{text} {extra}" if extra else text
         if record.exc_info:
             text += "\n" + self.formatException(record.exc_info)
-        return text
+        return redaction.scrub(text)
 
 
 def setup_logging(fmt: str = "text", verbose: int = 0) -> None:

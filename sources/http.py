@@ -28,7 +28,7 @@ from httpx_retries import Retry, RetryTransport
 from pydantic import SecretStr
 
 from sources.errors import AccessDeniedError, AuthError, ResponseError, UnreachableError
-from storage import jsontext
+from storage import jsontext, redaction
 
 __all__ = [
     "REDACTED_KEYS",
@@ -266,7 +266,8 @@ def request(
         req = client.build_request(method, url, params=params, content=jsontext.dumps(json), headers=headers)
     else:
         req = client.build_request(method, url, params=params, data=data, headers=headers)
-    call = _Call(source, method, req.url.path or "/", client.auth, _secrets_of(client, params, data))
+    user = client.auth.username if isinstance(client.auth, BasicAuth) else None
+    call = _Call(source, method, req.url.path or "/", client.auth, _secrets_of(client, params, data), user)
     try:
         response = client.send(req)
     except httpx.TransportError as exc:
@@ -361,12 +362,14 @@ class _Call:
     path: str
     auth: httpx.Auth | None
     secrets: list[str]
+    username: str | None = None
 
     def scrub(self, text: str) -> str:
-        """`text` with every known secret replaced by `***`."""
+        """`text` with every secret of this request, and every registered one, in any encoding, masked."""
+        own = redaction.Redactor()  # built only when a message is made: errors are rare
         for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
+            own.register(secret, username=self.username)
+        return redaction.scrub(own.scrub(text))
 
     def parse(self, response: httpx.Response) -> ApiResponse:
         """The ApiResponse of an expected status; a 2xx body that is not JSON is a ResponseError."""

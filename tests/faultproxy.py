@@ -10,6 +10,7 @@ number of requests or for all of them:
 - ``html``: an HTML page with the given status, as a proxy's own error page;
 - ``body_of``: the upstream answer to another path, as a caching proxy mixing objects up;
 - ``json``: a fixed JSON body and status (``{}``, ``[]``);
+- ``echo``: an error (``status``) whose message quotes the request's Authorization header;
 - ``rewrite``: the upstream JSON body passed through a function (short, empty and shifting pages);
 - ``slow``: the upstream answer after a delay.
 
@@ -160,6 +161,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if rule.fault == "html":
             self._send(rule.status, [("Content-Type", "text/html")], HTML_PAGE)
+            return
+        if rule.fault == "echo":
+            # A server that quotes the request's credentials back in its error.
+            said = {"message": f"invalid credentials: {self.headers.get('Authorization', '')}"}
+            self._send(rule.status, [("Content-Type", "application/json")], json.dumps(said).encode())
             return
         if rule.fault == "json":
             self._send(rule.status, [("Content-Type", "application/json")], json.dumps(rule.body).encode())

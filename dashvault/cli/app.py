@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
@@ -16,7 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from dashvault.config import Config, load_config
-from dashvault.console import err, out
+from dashvault.console import err, out, stdout
 from dashvault.logs import setup_logging
 from storage.config import open_store
 from storage.errors import DashvaultError
@@ -96,7 +95,7 @@ def say(message: str) -> None:
 
 
 def emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 def _print_version(value: bool) -> None:

@@ -27,7 +27,7 @@ from typing import IO, Any
 import git
 from pydantic import ValidationError
 
-from storage import jsontext
+from storage import jsontext, redaction
 from storage.errors import CorruptDataError, NotFoundError, StoreError, StoreLockedError
 from storage.git.restores import RESTORES_REF, append_record, read_records
 from storage.hashing import content_hash, pretty
@@ -51,8 +51,9 @@ _STATUS_FIELDS = ("items", "added", "changed", "deleted", "failed")
 def _git_error(exc: Exception) -> str:
     if isinstance(exc, git.GitCommandError):
         detail = (exc.stderr or exc.stdout or "").strip().splitlines()
-        return detail[-1].strip() if detail else f"git exited {exc.status}"
-    return str(exc)
+        # git names the remote's URL in its errors, user info and all.
+        return redaction.scrub(detail[-1].strip()) if detail else f"git exited {exc.status}"
+    return redaction.scrub(str(exc))
 
 
 class GitStore:
@@ -219,7 +220,7 @@ class GitStore:
             except git.GitCommandError as exc:
                 log.warning(
                     "restore record kept locally, push failed",
-                    extra={"remote": self.remote, "error": _git_error(exc)},
+                    extra={"remote": redaction.without_userinfo(self.remote), "error": _git_error(exc)},
                 )
 
     def prune(self, policy: KeepPolicy, *, dry_run: bool = False) -> PruneReport:
@@ -356,8 +357,9 @@ class GitSnapshotWriter:
         try:
             self._repo.git.push("--quiet", self._store.remote, f"{self._store._ref}:{self._store._ref}")
         except git.GitCommandError as exc:
+            remote = redaction.without_userinfo(self._store.remote)
             raise StoreError(
-                f"{self._store.describe()}: snapshot committed, but push to {self._store.remote!r} failed: "
+                f"{self._store.describe()}: snapshot committed, but push to {remote!r} failed: "
                 f"{_git_error(exc)}"
             ) from exc
 
