@@ -137,6 +137,7 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
     except ValidationError as exc:
         raise ConfigError(f"{path}: {_describe_validation_error(exc)}") from None
     config._path = path
+    redaction.forget_all()  # the secrets of this config, not of one loaded before it
     _register_secrets(data)
     return config
 

@@ -7,7 +7,9 @@ A secret is also looked for as it travels: percent-encoded, JSON-escaped, in bas
 URL-safe, padded or not), and with its username as HTTP Basic sends it (``base64(user:password)``).
 
 A secret shorter than ``SHORT`` characters is masked only where it stands alone (not inside a longer
-word), so a four-character token cannot turn "connection refused" into "connec***ion refused".
+word), so a four-character token cannot turn "connection refused" into "connec***ion refused". One
+shorter than ``MIN_LENGTH`` is not masked at all: masking every standalone ``x`` or ``ab`` would corrupt
+the dashboards ``show`` prints, and so short a secret protects nothing anyway.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
 MASK = "***"
 SHORT = 8
+MIN_LENGTH = 4
 
 
 def _b64(raw: str) -> list[str]:
@@ -49,7 +52,7 @@ class Redactor:
 
     def register(self, secret: str | None, *, username: str | None = None) -> None:
         """Remember a secret (and its encodings) so that `scrub` masks it from now on."""
-        if not secret:
+        if not secret or len(secret) < MIN_LENGTH:
             return
         with self._lock:
             for form in encodings(secret, username):

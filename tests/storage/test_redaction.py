@@ -51,3 +51,10 @@ def test_user_info_is_taken_out_of_a_url() -> None:
     assert without_userinfo("https://bot:p%40ss@git.example.com/r.git") == "https://***@git.example.com/r.git"
     assert without_userinfo("https://git.example.com/r.git") == "https://git.example.com/r.git"
     assert without_userinfo("/srv/backups.git") == "/srv/backups.git"
+
+
+def test_a_secret_too_short_to_protect_anything_is_not_masked() -> None:
+    # Masking every standalone "x" would corrupt the JSON of a dashboard ("x": 12 in a gridPos).
+    r = Redactor()
+    r.register("x")
+    assert r.scrub('{"gridPos": {"x": 12}}') == '{"gridPos": {"x": 12}}'
