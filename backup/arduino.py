@@ -65,7 +65,10 @@ class ArduinoCollector:
             try:
                 dashboard = self.client.show_dashboard(dashboard_id)
             except SourceError as exc:
-                return [ItemFailure("dashboard", key, exc.message), ItemFailure("shares", key, exc.message)]
+                return [
+                    ItemFailure("dashboard", key, exc.message),
+                    ItemFailure("shares", key, exc.message, follows="dashboard"),
+                ]
             if dashboard is None:
                 return []  # deleted since it was listed
             api = self.client.api

@@ -17,6 +17,9 @@ class ItemFailure:
     kind: str
     key: str
     error: str
+    follows: str = ""
+    """The kind of the object whose failure this follows (its permissions when the dashboard could
+    not be read): kept like any failure, but said and counted once, with the object."""
 
 
 @dataclass(frozen=True)

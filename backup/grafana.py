@@ -236,7 +236,8 @@ class GrafanaCollector:
             return fn()
         except SourceError as exc:
             key = f"{org}/{uid}"
-            return [ItemFailure(k, key, exc.message) for k in (kind, *riders)]
+            out: list[Result] = [ItemFailure(kind, key, exc.message)]
+            return out + [ItemFailure(k, key, exc.message, follows=kind) for k in riders]
 
     def _folder_task(self, org: int, uid: str) -> Callable[[], list[Result]]:
         def run() -> list[Result]:

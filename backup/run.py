@@ -43,6 +43,11 @@ class SourceReport:
     failures: list[ItemFailure] = field(default_factory=list)
     guarded_deletions: int = 0
 
+    @property
+    def failed(self) -> int:
+        """Objects that could not be read (what rides on one is not counted again)."""
+        return sum(1 for f in self.failures if not f.follows)
+
 
 @dataclass
 class RunReport:
@@ -185,10 +190,17 @@ class BackupRun:
                     continue
                 if isinstance(got, ItemFailure):
                     report.failures.append(got)
-                    log.warning(
-                        "item failed",
-                        extra={"event": "item.failed", "source": name, "key": got.key, "error": got.error},
-                    )
+                    if not got.follows:  # one line per object, not one more for each of its riders
+                        log.warning(
+                            "item failed",
+                            extra={
+                                "event": "item.failed",
+                                "source": name,
+                                "kind": got.kind,
+                                "key": got.key,
+                                "error": got.error,
+                            },
+                        )
                     continue
                 entry, content = entry_for(got)
                 old = previous.get((entry.kind, entry.key))
@@ -238,12 +250,12 @@ class BackupRun:
                         writer.delete(e)
                 report.changes.deleted.extend(vanished)
         if report.failures and status.complete:
-            status.error = f"{name}: {len(report.failures)} items could not be read"
+            status.error = f"{name}: {report.failed} items could not be read"
         status.items = len(entries)
         status.added = len(report.changes.added)
         status.changed = len(report.changes.changed)
         status.deleted = len(report.changes.deleted)
-        status.failed = len(report.failures)
+        status.failed = report.failed
         return report, entries
 
     def _mass_deletion(self, vanished: list[Entry], previous: Iterable[Entry]) -> tuple[str, int, int] | None:

@@ -87,10 +87,11 @@ def print_run(report: RunReport) -> None:
             say(f"warning: {r.status.error}")
         for w in r.status.warnings:
             say(f"warning: {w}")
-        for f in r.failures[:20]:
+        primary = [f for f in r.failures if not f.follows]
+        for f in primary[:20]:
             say(f"warning: {name}: {f.kind} {f.key}: {f.error}")
-        if len(r.failures) > 20:
-            say(f"warning: {name}: ... and {len(r.failures) - 20} more failed items")
+        if len(primary) > 20:
+            say(f"warning: {name}: ... and {len(primary) - 20} more failed items")
     totals = [
         sum(getattr(r.status, f) for r in report.sources.values()) for f in ("added", "changed", "deleted")
     ]

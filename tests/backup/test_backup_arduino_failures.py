@@ -37,7 +37,9 @@ def test_unreadable_dashboard_and_shares_keep_their_last_entries(tmp_path: Path,
         [("dashboard", unreadable), ("shares", unreadable), ("shares", no_shares)]
     )
     assert all("500" in f["error"] for f in source["failures"])
-    assert (source["failed"], source["deleted"], source["changed"]) == (3, 0, 2)
+    # Counted per object read: the unreadable dashboard (its shares follow it) and one shares list.
+    assert (source["failed"], source["deleted"], source["changed"]) == (2, 0, 2)
+    assert [f["kind"] for f in source["failures"] if f["follows"]] == ["shares"]
     after = entries(tmp_path / "backups")
     assert set(after) == set(before)
     # What could not be read is the last snapshot's entry, unchanged.
