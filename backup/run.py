@@ -24,7 +24,7 @@ from backup.collector import (
     SourceWarning,
     Unchanged,
 )
-from storage.errors import DashvaultError
+from storage.errors import DashvaultError, StoreError
 from storage.gcpolicy import bulk_json
 from storage.hashing import entry_for
 from storage.model import Changes, Entry, Manifest, SnapshotInfo, SourceStatus, new_run_id
@@ -209,6 +209,8 @@ class BackupRun:
                         writer.put(entry, content)
                     (report.changes.added if old is None else report.changes.changed).append(entry)
                 seen[(entry.kind, entry.key)] = entry
+        except StoreError:
+            raise  # the store, not the source, failed: the run stops, nothing is committed
         except DashvaultError as exc:
             status.complete = False
             status.error = exc.message

@@ -70,6 +70,9 @@ class Store(Protocol):
     def history(self, source: str, kind: str, key: str) -> Iterator[tuple[SnapshotInfo, Entry | None]]:
         """Snapshots in which this item appeared, changed or vanished (None), newest first."""
 
+    def check_writable(self) -> None:
+        """Raise StoreError naming why a backup could not write here (`check` runs it)."""
+
     def begin(self) -> SnapshotWriter:
         """Start a write session (takes the lock)."""
 

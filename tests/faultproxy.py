@@ -12,7 +12,8 @@ number of requests or for all of them:
 - ``json``: a fixed JSON body and status (``{}``, ``[]``);
 - ``echo``: an error (``status``) whose message quotes the request's Authorization header;
 - ``rewrite``: the upstream JSON body passed through a function (short, empty and shifting pages);
-- ``slow``: the upstream answer after a delay.
+- ``slow``: the upstream answer after a delay;
+- ``drop_header``: the request forwarded without ``header``, as a server that ignores it.
 
 Every request that reached the proxy is logged with the rule it met (``hits``).
 """
@@ -55,6 +56,7 @@ class Rule:
     rewrite: Callable[[Any], Any] | None = None
     consistent: bool = False
     delay: float = 0.0
+    header: str = ""
     used: int = 0
 
     def matches(self, method: str, path: str) -> bool:
@@ -156,6 +158,10 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS | {"host"}}
         rule = self.owner._take(self.command, self.path)
+        if rule is not None and rule.fault == "drop_header":
+            # A server that ignores a header: the request goes on without it.
+            headers = {k: v for k, v in headers.items() if k.lower() != rule.header.lower()}
+            rule = None
         if rule is None:
             self._send(*self.owner.forward(self.command, self.path, headers, body))
             return

@@ -57,7 +57,8 @@ def check() -> None:
             if snaps
             else "no snapshots yet"
         )
-        table.add_row("store", "ok", f"{store.describe()}: {len(snaps)} snapshots, {last}")
+        store.check_writable()
+        table.add_row("store", "ok", f"{store.describe()}: {len(snaps)} snapshots, {last}, writable")
     except DashvaultError as exc:
         store_failed = True
         table.add_row("store", "FAILED", exc.message)

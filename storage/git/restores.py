@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import subprocess
 from datetime import UTC, datetime
+from pathlib import Path
 
 import git
 
 from storage.errors import StoreError
+from storage.git.packs import pack_lock
 from storage.restores import RestoredIds, RestoreRecord, decode
 
 RESTORES_REF = "refs/dashvault/restores"
@@ -72,13 +74,14 @@ def append_record(repo: git.Repo, record: RestoreRecord, where: str) -> None:
             lines.append(f"from {tip}")
         lines.append(f"M 100644 inline restores/{record.name()}")
         stream = "\n".join(lines).encode() + b"\n" + b"data %d\n" % len(data) + data + b"\n\ndone\n"
-        proc = subprocess.run(
-            ["git", "fast-import", "--quiet", "--done"],
-            cwd=repo.working_dir,
-            input=stream,
-            capture_output=True,
-            check=False,
-        )
+        with pack_lock(Path(repo.git_dir), shared=True):  # not taken for an interrupted run's pack
+            proc = subprocess.run(
+                ["git", "fast-import", "--quiet", "--done"],
+                cwd=repo.working_dir,
+                input=stream,
+                capture_output=True,
+                check=False,
+            )
         if proc.returncode == 0:
             return
         error = proc.stderr.decode(errors="replace").strip().splitlines()[-1:][0] if proc.stderr else ""

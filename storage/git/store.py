@@ -29,6 +29,7 @@ from pydantic import ValidationError
 
 from storage import jsontext, redaction
 from storage.errors import CorruptDataError, NotFoundError, StoreError, StoreLockedError
+from storage.git.packs import remove_interrupted_packs
 from storage.git.restores import RESTORES_REF, append_record, read_records
 from storage.hashing import content_hash, pretty
 from storage.model import Changes, Entry, Manifest, SnapshotInfo, SourceStatus
@@ -202,6 +203,20 @@ class GitStore:
 
     # -- writing ------------------------------------------------------------------------------
 
+    def check_writable(self) -> None:
+        if (self.path / ".git").exists():
+            target = Path(self.repo.git_dir)
+        else:  # created by the first backup: where it would be made
+            target = self.path if self.path.exists() else self.path.parent
+            while not target.exists() and target != target.parent:
+                target = target.parent
+        try:
+            fd, name = tempfile.mkstemp(prefix=".dashvault-check-", dir=target)
+            os.close(fd)
+            os.unlink(name)
+        except OSError as exc:
+            raise StoreError(f"{self.describe()}: {_not_writable(exc, target)}") from exc
+
     def begin(self) -> GitSnapshotWriter:
         if self._repo is None:
             self._repo = self._open(create=True)
@@ -230,6 +245,11 @@ class GitStore:
         )
 
 
+def _not_writable(exc: OSError, path: Path) -> str:
+    reason = exc.strerror or type(exc).__name__
+    return f"cannot write {path} ({reason}): the store must be writable by the user running dashvault"
+
+
 class GitSnapshotWriter:
     """A write session: holds an exclusive lock on the repository and streams blobs to fast-import."""
 
@@ -237,7 +257,10 @@ class GitSnapshotWriter:
         self._store = store
         self._repo = store.repo
         lock_path = Path(self._repo.git_dir) / "dashvault.lock"
-        self._lock_file: IO[str] | None = lock_path.open("a+")
+        try:
+            self._lock_file: IO[str] | None = lock_path.open("a+")
+        except OSError as exc:
+            raise StoreError(f"{store.describe()}: {_not_writable(exc, lock_path)}") from exc
         try:
             fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
@@ -248,6 +271,7 @@ class GitSnapshotWriter:
         self._lock_file.truncate()
         self._lock_file.write(f"{os.getpid()}\n")
         self._lock_file.flush()
+        remove_interrupted_packs(Path(self._repo.git_dir))
         self._parent = store._head()
         self._previous = store.manifest(self._parent) if self._parent else None
         self._import: subprocess.Popen[bytes] | None = None

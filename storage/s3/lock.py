@@ -70,6 +70,7 @@ class S3Lock:
     def acquire(self) -> None:
         """Take the lock or raise StoreLockedError naming its holder."""
         store = self._store
+        probe_conditional_writes(store)
         for _ in range(4):
             try:
                 self._etag = store._put(self.key, self._body(), if_none_match=True)
@@ -226,3 +227,37 @@ def _pid_alive(pid: object) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def probe_conditional_writes(store: S3Store) -> None:
+    """Refuse a server that ignores ``If-None-Match: *`` (once per store object).
+
+    The lock and the manifests rely on a create failing (412) when the object exists. A server that
+    ignores the header lets two writers both "create" the lock, and an overwritten manifest goes
+    unnoticed, so the store is refused with the endpoint named. A server that answers 501 is refused
+    by the lock's own create. The probe writes a new object twice under ``locks/`` and removes it.
+    """
+    if store._conditional_ok:
+        return
+    key = f"{store.prefix}locks/probe-{uuid.uuid4().hex}"
+    try:
+        try:
+            store._put(key, b"probe", if_none_match=True)
+        except ClientError as exc:
+            raise store._error(exc, "probing conditional writes with", key) from exc
+        try:
+            store._put(key, b"probe again", if_none_match=True)
+        except ClientError as exc:
+            if not _precondition_failed(exc):
+                raise store._error(exc, "probing conditional writes with", key) from exc
+        else:
+            raise StoreError(
+                f"{store.describe()}: the server ignores conditional writes (a PUT with "
+                "If-None-Match: * replaced an existing object); the lock and the "
+                "snapshots would not be safe there. Use a server that honours If-None-Match (AWS S3, "
+                "MinIO, Ceph RGW, Cloudflare R2)"
+            )
+    finally:
+        with contextlib.suppress(StoreError):
+            store._delete(key)
+    store._conditional_ok = True

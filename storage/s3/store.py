@@ -15,7 +15,7 @@ from storage.errors import StoreError
 from storage.model import Manifest, SnapshotInfo
 from storage.retention import KeepPolicy, apply_policy
 from storage.s3.compression import _Compressing
-from storage.s3.lock import S3Lock
+from storage.s3.lock import S3Lock, probe_conditional_writes
 from storage.s3.manifests import _Manifests
 from storage.s3.restores import _Restores
 from storage.s3.writer import S3SnapshotWriter
@@ -55,6 +55,7 @@ class S3Store(_Manifests, _Compressing, _Restores):
         self.kms_key_id = kms_key_id or None
         self.storage_class = storage_class or None
         self.lock_ttl = lock_ttl
+        self._conditional_ok = False  # set once the server was seen to honour If-None-Match
         self.workers = max(1, workers)
         self.retries = retries
         self.dictionary_min_blobs = dictionary_min_blobs
@@ -74,6 +75,11 @@ class S3Store(_Manifests, _Compressing, _Restores):
         return f"{self.prefix}lock"
 
     # -- writing ------------------------------------------------------------------------------
+
+    def check_writable(self) -> None:
+        """Write, overwrite-protect and remove a probe object: the store takes writes, and honours
+        the conditional writes its lock and manifests need."""
+        probe_conditional_writes(self)
 
     def begin(self) -> S3SnapshotWriter:
         lock = S3Lock(self, "backup")

@@ -459,9 +459,11 @@ def test_a_git_backup_killed_mid_run_leaves_the_last_snapshot_whole(tmp_path, gr
     report = cli("verify", "--json")
     assert report.exit_code == 0 and report.json()["ok"] is True and report.json()["snapshots"] == 1
 
-    # The next run is not held back by the dead one, and records everything.
+    # The next run is not held back by the dead one, records everything, and removes the dead
+    # fast-import's temporary pack.
     res = cli("backup")
     assert res.exit_code == 0, res.stderr
+    assert list((repo / ".git" / "objects" / "pack").glob("tmp_*")) == []
     second = cli("snapshots", "--json").json()
     assert [s["id"] for s in second[1:]] == [first] and len(second) == 2
     assert git(repo, "rev-parse", "HEAD^").strip() == first
@@ -524,3 +526,31 @@ def test_a_no_change_run_adds_nothing_to_the_bucket(tmp_path, grafana, s3, popul
     assert res.json()["snapshot"] is None
     assert bucket_listing(s3) == before  # every key, size and ETag, config.json and the lock included
     assert cli("snapshots", "--json").json() == snaps
+
+
+def test_the_pack_of_a_killed_fast_import_is_removed_by_the_next_backup(tmp_path, grafana, populated):
+    cli = git_cli(tmp_path, grafana)
+    repo = tmp_path / "backups"
+    assert cli("backup").exit_code == 0
+    # A fast-import killed while it writes a pack, as a killed run's is.
+    proc = subprocess.Popen(["git", "fast-import", "--quiet"], cwd=repo, stdin=subprocess.PIPE)
+    assert proc.stdin is not None
+    blob = os.urandom(4096).hex().encode()
+    for _ in range(20):
+        proc.stdin.write(b"blob\ndata %d\n%s\n" % (len(blob), blob))
+    proc.stdin.flush()
+    pack_dir = repo / ".git" / "objects" / "pack"
+    deadline = time.monotonic() + 30
+    while not list(pack_dir.glob("tmp_pack_*")):
+        assert time.monotonic() < deadline, "fast-import never started its pack"
+        time.sleep(0.02)  # polling interval, not synchronisation
+    proc.kill()
+    proc.wait()
+    left = list(pack_dir.glob("tmp_*"))
+    assert left, "the killed fast-import left no pack behind"
+
+    grafana.update_dashboard(populated.dashboards[0], {"description": "changed"})
+    assert cli("backup").exit_code == 0
+    assert list(pack_dir.glob("tmp_*")) == []
+    report = cli("verify", "--json")
+    assert report.exit_code == 0 and report.json()["ok"] is True
