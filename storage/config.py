@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal, Self
 
@@ -16,6 +17,8 @@ from storage.configmodel import ConfigModel, Secret, check_http_url, field_error
 from storage.errors import StoreError
 from storage.git import GitStore
 from storage.store import Store
+
+_BUCKET = re.compile(r"[a-zA-Z0-9.\-_]{1,255}")
 
 
 class StorageConfig(ConfigModel):
@@ -49,6 +52,9 @@ class StorageConfig(ConfigModel):
     def _consistent(self) -> Self:
         if self.backend == "s3" and not self.bucket:
             raise field_error("bucket", 'required when backend = "s3"')
+        if self.backend == "s3" and not _BUCKET.fullmatch(self.bucket):
+            # botocore's own check (``validate_bucket_name``), made here so the error is the config's.
+            raise field_error("bucket", "must be a bucket name: 1-255 letters, digits, '.', '-' or '_'")
         if (self.access_key_id is None) != (self.secret_access_key is None):
             missing = "secret_access_key" if self.secret_access_key is None else "access_key_id"
             raise field_error(missing, "required when the other S3 key is set (or set neither)")

@@ -81,6 +81,8 @@ class GitStore:
 
     def _open(self, *, create: bool) -> git.Repo:
         try:
+            if self.path.exists() and not self.path.is_dir():
+                raise StoreError(f"{self.describe()}: is a file, not a directory")
             if (self.path / ".git").exists():
                 repo = git.Repo(self.path)
             elif not create:
@@ -204,6 +206,8 @@ class GitStore:
     # -- writing ------------------------------------------------------------------------------
 
     def check_writable(self) -> None:
+        if self.path.exists() and not self.path.is_dir():
+            raise StoreError(f"{self.describe()}: is a file, not a directory")
         if (self.path / ".git").exists():
             target = Path(self.repo.git_dir)
         else:  # created by the first backup: where it would be made

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -93,3 +94,15 @@ def test_unknown_snapshot_and_key(tmp_path, grafana):
     res = run_dashvault("--config", str(cfg), "show", "latest", "1/does-not-exist")
     assert res.exit_code == 2
     assert "1/does-not-exist" in one_line_error(res.stderr)
+
+
+def test_check_fails_a_git_store_path_that_is_a_file(tmp_path: Path) -> None:
+    (tmp_path / "backups").write_text("not a repository\n")
+    cfg = write_config(
+        tmp_path / "dashvault.toml", [grafana_source(f"http://127.0.0.1:{free_port()}", retries=0)]
+    )
+    res = run_dashvault("--config", str(cfg), "check")
+    assert res.exit_code == 3
+    assert "FAILED" in res.stdout and "is a file, not a directory" in res.stdout
+    backed = run_dashvault("--config", str(cfg), "backup")
+    assert backed.exit_code == 3 and "is a file, not a directory" in one_line_error(backed.stderr)

@@ -286,6 +286,8 @@ def test_wrong_type(tmp_path: Path) -> None:
         ("orgs = [1, 2]", "sources[0].orgs: a token belongs to one org: list one"),
         ('namespace = "Stacks_1"', "sources[0].namespace: must be a namespace name: 1-63 lower-case letters"),
         ('username = "admin"', "sources[0].token: set either token or username and password, not both"),
+        ("timeout = true", "sources[0].timeout: must not be true or false"),
+        ("concurrency = false", "sources[0].concurrency: must not be true or false"),
     ],
 )
 def test_grafana_field_errors(tmp_path: Path, line: str, expected: str) -> None:
@@ -360,6 +362,11 @@ def test_s3_needs_a_bucket(tmp_path: Path) -> None:
         ("max_delete_fraction = 1.5", "storage.max_delete_fraction: must be at most 1 (got 1.5)"),
         ('sse = "kms"', "storage.sse: must be '', 'AES256' or 'aws:kms' (got 'kms')"),
         ('backend = "ftp"', "storage.backend: must be 'git' or 's3' (got 'ftp')"),
+        ("max_delete_fraction = true", "storage.max_delete_fraction: must not be true or false"),
+        (
+            'backend = "s3"\nbucket = "Not a bucket!"',
+            "storage.bucket: must be a bucket name: 1-255 letters, digits, '.', '-' or '_'",
+        ),
     ],
 )
 def test_storage_errors(tmp_path: Path, line: str, expected: str) -> None:
