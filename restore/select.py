@@ -25,7 +25,7 @@ def choose_snapshot(store: Store, ref: str | None, at: str | None) -> SnapshotIn
         raise NotFoundError(f"--at {at!r} is not an ISO 8601 time (e.g. 2026-01-31T12:00:00Z)") from exc
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    earlier = [s for s in store.snapshots() if s.time <= when]
+    earlier = [s for s in store.snapshots() if s.time <= when and s.damaged is None]
     if not earlier:
         raise NotFoundError(f"no snapshot at or before {when.isoformat()} in {store.describe()}")
     return max(earlier, key=lambda s: s.time)

@@ -116,6 +116,8 @@ class SnapshotInfo(BaseModel):
     time: datetime
     run: str = ""
     sources: dict[str, SourceStatus] = Field(default_factory=dict)
+    damaged: str | None = None
+    """Why its manifest cannot be read (its time is then the one in its name); None when whole."""
 
     @property
     def complete(self) -> bool:

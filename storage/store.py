@@ -92,7 +92,10 @@ def resolve_snapshot(store: Store, ref: str) -> SnapshotInfo:
     if not snaps:
         raise NotFoundError(f"{store.describe()}: no snapshots yet")
     if ref == "latest":
-        return snaps[0]
+        whole = [s for s in snaps if s.damaged is None]
+        if not whole:
+            raise NotFoundError(f"{store.describe()}: no snapshot can be read ({snaps[0].damaged})")
+        return whole[0]
     matches = [s for s in snaps if s.id == ref] or [s for s in snaps if ref and s.id.startswith(ref)]
     if not matches:
         raise NotFoundError(f"{store.describe()}: no snapshot matches {ref!r}")

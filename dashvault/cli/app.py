@@ -136,6 +136,7 @@ def snapshot_json(s: SnapshotInfo) -> dict[str, Any]:
         "run": s.run,
         "complete": s.complete,
         "sources": {name: st.model_dump() for name, st in s.sources.items()},
+        "damaged": s.damaged,
     }
 
 

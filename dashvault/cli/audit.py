@@ -42,9 +42,13 @@ def snapshots(
     for col in ("id", "time", "sources"):
         table.add_column(col)
     for s in snaps:
-        summary = ", ".join(
-            f"{n} +{st.added} ~{st.changed} -{st.deleted}{'' if st.complete else ' INCOMPLETE'}"
-            for n, st in sorted(s.sources.items())
+        summary = (
+            f"DAMAGED: {s.damaged}"
+            if s.damaged
+            else ", ".join(
+                f"{n} +{st.added} ~{st.changed} -{st.deleted}{'' if st.complete else ' INCOMPLETE'}"
+                for n, st in sorted(s.sources.items())
+            )
         )
         table.add_row(short_id(s.id), when(s.time), summary)
     out.print(table)
@@ -61,6 +65,8 @@ def _find(manifest: Manifest, key: str, source: str | None, kind: str | None) ->
 def _locate(store: Store, key: str, source: str | None, kind: str | None) -> Entry:
     """The item a user means by KEY: looked up in the newest snapshot that has it."""
     for snap in store.snapshots():
+        if snap.damaged:
+            continue
         entry = _find(store.manifest(snap.id), key, source, kind)
         if entry is not None:
             return entry

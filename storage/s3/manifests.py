@@ -5,6 +5,7 @@ history across them. The write session writes a manifest last, with ``If-None-Ma
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -19,6 +20,8 @@ from storage.s3.blobs import _Blobs
 MANIFEST_SUFFIX = ".json.zst"
 SNAPSHOT_ID = re.compile(r"(\d{8}T\d{6}Z)-([0-9a-f]{8})")
 _TIME_FORMAT = "%Y%m%dT%H%M%SZ"
+
+log = logging.getLogger("dashvault.s3")
 
 
 def snapshot_name(time: datetime, run: str) -> str:
@@ -58,14 +61,47 @@ class _Manifests(_Blobs):
         return sorted(ids, reverse=True)
 
     def snapshots(self) -> list[SnapshotInfo]:
+        """Every snapshot, newest first; a damaged manifest is listed as damaged and touches no
+        other snapshot."""
         self._read_config()
         ids = self.snapshot_ids()
         with self._cache_lock:
             todo = [i for i in ids if i not in self._infos]
-        for _ in self._map(self.manifest, todo):
-            pass
+        for snapshot_id, problem in zip(todo, self._map(self._read_info, todo), strict=True):
+            if problem is not None:
+                with self._cache_lock:
+                    self._infos[snapshot_id] = SnapshotInfo(
+                        id=snapshot_id,
+                        time=_name_time(snapshot_id),
+                        run=snapshot_id[-8:],
+                        damaged=problem,
+                    )
         with self._cache_lock:
-            return [self._infos[i] for i in ids]
+            infos = [self._infos[i] for i in ids if i in self._infos]
+        # Names follow the order snapshots were written (a writer names its snapshot after the
+        # newest, even across clocks); two in one second, which only a hand or an older writer makes,
+        # are told apart by their manifests' times rather than by their random suffixes.
+        return sorted(infos, key=lambda s: (_name_time(s.id), s.time, s.id), reverse=True)
+
+    def _read_info(self, snapshot_id: str) -> str | None:
+        """Read one manifest into the cache; why it cannot be read, or None."""
+        try:
+            self.manifest(snapshot_id)
+        except CorruptDataError as exc:
+            log.warning(
+                "a snapshot's manifest is damaged", extra={"snapshot": snapshot_id, "error": exc.message}
+            )
+            return exc.message
+        except NotFoundError:
+            return "its manifest vanished while the snapshots were listed"
+        return None
+
+    def newest_readable(self) -> Manifest | None:
+        """The newest snapshot whose manifest reads (a damaged newer one is skipped, with a warning)."""
+        for info in self.snapshots():
+            if info.damaged is None:
+                return self.manifest(info.id)
+        return None
 
     def manifest(self, snapshot_id: str) -> Manifest:
         match = SNAPSHOT_ID.fullmatch(snapshot_id)
@@ -105,15 +141,19 @@ class _Manifests(_Blobs):
     def history(self, source: str, kind: str, key: str) -> Iterator[tuple[SnapshotInfo, Entry | None]]:
         ident = (source, kind, key)
 
-        def entry_of(snapshot_id: str) -> tuple[SnapshotInfo, Entry | None]:
-            manifest = self.manifest(snapshot_id)
+        def entry_of(snapshot_id: str) -> tuple[SnapshotInfo, Entry | None] | None:
+            try:
+                manifest = self.manifest(snapshot_id)
+            except CorruptDataError:
+                return None  # a damaged snapshot says nothing of the item: left out of its history
             info = SnapshotInfo(
                 id=snapshot_id, time=manifest.time, run=manifest.run, sources=manifest.sources
             )
             return info, manifest.index().get(ident)
 
         newer: tuple[SnapshotInfo, Entry | None] | None = None
-        for current in self._map(entry_of, self.snapshot_ids()):
+        readable = (c for c in self._map(entry_of, [s.id for s in self.snapshots()]) if c is not None)
+        for current in readable:
             if newer is not None and _hash_of(newer[1]) != _hash_of(current[1]):
                 yield newer
             newer = current

@@ -37,7 +37,9 @@ class S3SnapshotWriter:
         self._lock: S3Lock | None = lock
         ids = store.snapshot_ids()
         self._newest = ids[0] if ids else None
-        self._previous = store.manifest(ids[0]) if ids else None
+        # The newest readable snapshot: a damaged manifest holds back neither this run nor its
+        # unchanged items (their blobs are still there; only that snapshot's list of them is lost).
+        self._previous = store.newest_readable() if ids else None
         self._known = store.blob_index()
         # Decided (and a dictionary perhaps trained) at the first new blob: a run that changes
         # nothing reads no blob and writes nothing.
