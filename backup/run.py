@@ -160,7 +160,16 @@ class BackupRun:
         status = SourceStatus()
         report = SourceReport(name=name, status=status)
         seen: dict[tuple[str, str], Entry] = {}
-        stream = collector.collect(previous)
+        # Entries whose content the store lacks (a blob removed from the bucket): offered without
+        # their meta, so no collector can call them unchanged; each is read and stored again.
+        lacking = {k for k, e in previous.items() if not writer.stored(e.hash)}
+        offered = {k: e.model_copy(update={"meta": {}}) if k in lacking else e for k, e in previous.items()}
+        if lacking:
+            log.warning(
+                "stored contents are missing, reading them again",
+                extra={"event": "store.heal", "source": name, "items": len(lacking)},
+            )
+        stream = collector.collect(offered)
         try:
             for got in stream:
                 if self.stop.is_set():
@@ -185,7 +194,14 @@ class BackupRun:
                     continue
                 if isinstance(got, Unchanged):
                     kept = previous.get((got.kind, got.key))
-                    if kept is not None:
+                    if kept is not None and (got.kind, got.key) in lacking:
+                        # Kept, but not whole: its content is gone from the store and was not given.
+                        report.failures.append(
+                            ItemFailure(
+                                got.kind, got.key, "its stored content is missing and was not read again"
+                            )
+                        )
+                    elif kept is not None:
                         seen[(got.kind, got.key)] = kept
                     continue
                 if isinstance(got, ItemFailure):
@@ -208,6 +224,9 @@ class BackupRun:
                     with self._lock:
                         writer.put(entry, content)
                     (report.changes.added if old is None else report.changes.changed).append(entry)
+                elif (entry.kind, entry.key) in lacking:
+                    with self._lock:
+                        writer.put(entry, content)  # healed: the same content, stored again
                 seen[(entry.kind, entry.key)] = entry
         except StoreError:
             raise  # the store, not the source, failed: the run stops, nothing is committed

@@ -23,6 +23,9 @@ class SnapshotWriter(Protocol):
     def put(self, entry: Entry, content: dict[str, Any]) -> None:
         """Store the (normalized) content of a new or changed item."""
 
+    def stored(self, digest: str) -> bool:
+        """Whether the store holds this content (as of the write session's start, or put since)."""
+
     def delete(self, entry: Entry) -> None:
         """Record that a previous item is gone."""
 

@@ -97,6 +97,11 @@ class S3SnapshotWriter:
             raise
         future.add_done_callback(self._done)
 
+    def stored(self, digest: str) -> bool:
+        """In the run's listing of ``blobs/``, or uploaded since (a blob removed by hand is not)."""
+        with self._mu:
+            return digest in self._known or digest in self._pending
+
     def delete(self, entry: Entry) -> None:
         """Nothing to write: the new manifest simply does not list the item."""
 
