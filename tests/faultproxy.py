@@ -13,7 +13,8 @@ number of requests or for all of them:
 - ``echo``: an error (``status``) whose message quotes the request's Authorization header;
 - ``rewrite``: the upstream JSON body passed through a function (short, empty and shifting pages);
 - ``slow``: the upstream answer after a delay;
-- ``drop_header``: the request forwarded without ``header``, as a server that ignores it.
+- ``drop_header``: the request forwarded without ``header``, as a server that ignores it;
+- ``done_then_fail``: the request forwarded (the upstream does it), then answered with ``status``.
 
 Every request that reached the proxy is logged with the rule it met (``hits``).
 """
@@ -178,6 +179,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         path = rule.other_path or self.path
         status, out_headers, data = self.owner.forward(self.command, path, headers, body)
+        if rule.fault == "done_then_fail":
+            # The upstream did it; the client is told it failed (a proxy's timeout, a 500 after commit).
+            xml = b"<?xml version='1.0'?><Error><Code>InternalError</Code><Message>x</Message></Error>"
+            self._send(rule.status, [("Content-Type", "application/xml")], xml)
+            return
         if rule.fault == "slow":
             time.sleep(rule.delay)
         elif rule.fault == "rewrite":

@@ -201,6 +201,20 @@ class S3SnapshotWriter:
         store = self._store
         try:
             store._put(key, body, if_none_match=True, data=True)
+        except StoreError:
+            # An error answer (a 500, a reset) may come after the server stored the object: only
+            # reading it back tells. Ours, byte for byte: the snapshot exists, and is reported so.
+            try:
+                existing = store._get(key)
+            except StoreError:
+                existing = None
+            if existing is not None and existing.body == body:
+                log.warning(
+                    "the manifest was stored although its write was answered with an error",
+                    extra={"event": "s3.manifest.confirmed", "key": key},
+                )
+                return
+            raise
         except ClientError as exc:
             if _precondition_failed(exc):
                 existing = store._get(key)

@@ -125,3 +125,22 @@ def test_a_git_store_that_fails_mid_run_stops_the_run_and_is_not_called_a_listin
     errors = [line for line in res.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "git store" in errors[0], res.stderr
     assert "listing failed" not in res.stderr and "INCOMPLETE" not in res.stdout
+
+
+def test_a_manifest_stored_although_its_write_was_answered_500_is_a_snapshot(
+    tmp_path: Path, grafana: GrafanaSandbox, s3: S3Target, ignoring_proxy: FaultProxy
+) -> None:
+    populate(grafana, dashboards=3, depth=0, seed=2)
+    cfg = write_config(
+        tmp_path / "dashvault.toml",
+        [grafana_source(grafana.url)],
+        **s3.storage(endpoint_url=ignoring_proxy.url),
+    )
+    ignoring_proxy.add("done_then_fail", r"/snapshots/.*\.json\.zst", method="PUT", times=None, status=500)
+    res = run_dashvault("--config", str(cfg), "backup", "--json")
+    assert res.exit_code == 0, res.stdout + res.stderr
+    assert ignoring_proxy.faulted("done_then_fail")
+    said = res.json()
+    assert isinstance(said, dict) and said["snapshot"]
+    listed = run_dashvault("--config", str(cfg), "snapshots", "--json").json()
+    assert isinstance(listed, list) and [s["id"] for s in listed] == [said["snapshot"]]
