@@ -142,12 +142,34 @@ class GitStore:
         return snaps
 
     def _read_blob(self, rev_path: str) -> bytes:
-        try:
-            with self._read_lock:
-                _, _, _, data = self.repo.git.get_object_data(rev_path)
-        except (git.GitCommandError, ValueError) as exc:
-            raise NotFoundError(f"{self.describe()}: {rev_path} not found") from exc
-        return bytes(data)
+        """One object, through git's persistent reader; a damaged object fails only itself.
+
+        ``git cat-file --batch`` dies on an object it cannot inflate (a damaged loose object, a
+        flipped byte in a pack), mid-answer: that answer comes short and every later one would fail
+        with a broken pipe. So a short or failed answer restarts the reader, and the object is read
+        once more on its own, whose error then says whether it is missing or damaged.
+        """
+        with self._read_lock:
+            try:
+                _, _, size, data = self.repo.git.get_object_data(rev_path)
+                if len(data) == int(size):
+                    return bytes(data)
+            except (git.GitCommandError, ValueError, OSError):
+                pass
+            self.repo.git.clear_cache()  # a fresh reader for the next object
+        return self._read_alone(rev_path)
+
+    def _read_alone(self, rev_path: str) -> bytes:
+        proc = subprocess.run(
+            ["git", "cat-file", "blob", rev_path], cwd=self.path, capture_output=True, check=False
+        )
+        if proc.returncode == 0:
+            return proc.stdout
+        said = proc.stderr.decode(errors="replace").strip().splitlines()
+        reason = said[0].removeprefix("error: ").removeprefix("fatal: ") if said else "unreadable"
+        if any(word in line for line in said for word in ("corrupt", "inflate", "invalid")):
+            raise CorruptDataError(f"{self.describe()}: {rev_path} is damaged ({reason})")
+        raise NotFoundError(f"{self.describe()}: {rev_path} not found")
 
     def manifest(self, snapshot_id: str) -> Manifest:
         raw = self._read_blob(f"{snapshot_id}:{MANIFEST_PATH}")
