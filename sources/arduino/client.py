@@ -267,7 +267,26 @@ class ArduinoClient:
         """`GET /iot/v3/dashboards/{id}` (or v2); None if there is no such dashboard."""
         path = f"{self._base()}/{seg(dashboard_id)}"
         status, data = self.call("GET", path, ok=(200, 404))
-        return self._dashboard(data, "GET", path) if status == 200 else None
+        if status == 404:
+            self._check_gone(data, "GET", path)
+            return None
+        dashboard = self._dashboard(data, "GET", path)
+        if dashboard.id != dashboard_id:
+            raise ResponseError(
+                f"{self._what('GET', path)} answered with dashboard {dashboard.id!r}: another object's body"
+            )
+        return dashboard
+
+    def _check_gone(self, data: Any, method: str, path: str) -> None:
+        """Accept only the cloud's own 404 (its goa error body: ``code``, ``detail``, ``status``; the
+        document's ``error`` schema); any other 404 (a proxy's page) says nothing of the object."""
+        if isinstance(data, dict) and any(isinstance(data.get(k), str) for k in ("code", "detail", "id")):
+            return
+        raise ResponseError(
+            f"{self._what(method, path)} answered 404 without the cloud's error body: a proxy or another "
+            "server answered, so nothing is taken as deleted",
+            status=404,
+        )
 
     def create_dashboard(self, dashboard: DashboardInput) -> Dashboard:
         """`POST /iot/v3/dashboards` (or v2): the cloud assigns its id, the client its widgets' ids."""
@@ -323,6 +342,7 @@ class ArduinoClient:
         path = f"{DASHBOARDS}/{seg(dashboard_id)}/shares"
         status, data = self.call("GET", path, ok=(200, 404))
         if status == 404:
+            self._check_gone(data, "GET", path)
             return None
         if isinstance(data, dict) and isinstance(data.get("users"), list):
             data = data["users"]

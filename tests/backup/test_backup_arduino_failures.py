@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from sandbox.arduino import ArduinoSandbox
 from sandbox.generate import populate_arduino
 from tests.arduino_support import arduino_source
 from tests.conftest import Cli, write_config
+from tests.faultproxy import FaultProxy, started
 
 
 def entries(repo: Path) -> dict[tuple[str, str], dict[str, object]]:
@@ -72,3 +76,43 @@ def test_a_live_dashboard_missing_from_the_listing_is_asked_for_by_id_not_delete
     assert set(after) == set(before) - {("dashboard", gone), ("shares", gone)}
     assert after[("dashboard", hidden)]["title"] == "Renamed while unlisted"
     assert after[("shares", hidden)]["hash"] == before[("shares", hidden)]["hash"]
+
+
+@pytest.fixture
+def proxy(arduino: ArduinoSandbox) -> Iterator[FaultProxy]:
+    """A hostile proxy in front of the Arduino sandbox."""
+    yield from started(arduino.url)
+
+
+@pytest.mark.parametrize(
+    ("fault", "options"),
+    [("html", {"status": 404}), ("json", {"status": 404, "body": {}}), ("body_of", {})],
+    ids=["HTML 404", "JSON 404 without the cloud's error", "another dashboard's body"],
+)
+def test_a_dashboard_read_that_is_not_the_clouds_answer_deletes_nothing(
+    tmp_path: Path, arduino: ArduinoSandbox, proxy: FaultProxy, fault: str, options: dict[str, object]
+) -> None:
+    ids = populate_arduino(arduino, dashboards=4, spaces=("",), seed=12).dashboards[""]
+    target, other = ids[0], ids[1]
+    cli = Cli(write_config(tmp_path / "dashvault.toml", [arduino_source(proxy.url)]))
+    assert cli("backup").exit_code == 0
+    before = entries(tmp_path / "backups")
+    if fault == "body_of":
+        options = {"other_path": f"/iot/v3/dashboards/{other}"}
+
+    def without_target(page: list[dict[str, object]]) -> list[dict[str, object]]:
+        return [d for d in page if d["id"] != target]
+
+    # Left out of the listing, so that the re-check by id decides; and that re-check is answered by
+    # something that is not the cloud.
+    proxy.add("rewrite", r"^/iot/v3/dashboards(\?|$)", times=None, rewrite=without_target)
+    proxy.add(fault, f"^/iot/v3/dashboards/{target}$", times=None, **options)
+    res = cli("backup", "--json")
+    assert res.exit_code == 1, res.stdout
+    report = res.json()
+    assert isinstance(report, dict)
+    source = report["sources"]["arduino"]
+    assert source["deleted"] == 0
+    assert ("dashboard", target) in {(f["kind"], f["key"]) for f in source["failures"]}
+    assert set(entries(tmp_path / "backups")) == set(before)
+    assert proxy.faulted(fault)

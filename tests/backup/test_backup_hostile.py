@@ -55,8 +55,15 @@ def failures(out: dict[str, Any]) -> dict[tuple[str, str], str]:
         ("json", {"status": 404, "body": {}}, "without Grafana's not-found body"),
         ("json", {"status": 200, "body": {}}, "not Grafana's (dashboard: field required)"),
         ("body_of", {}, "another object's body"),
+        ("truncate", {"consistent": True}, "not JSON"),
     ],
-    ids=["HTML 404", "JSON 404 without a message", "200 {}", "another dashboard's body"],
+    ids=[
+        "HTML 404",
+        "JSON 404 without a message",
+        "200 {}",
+        "another dashboard's body",
+        "cut, consistent length",
+    ],
 )
 def test_a_dashboard_read_that_is_not_grafanas_answer_fails_and_deletes_nothing(
     tmp_path: Path,
