@@ -19,6 +19,7 @@ Anything else is an item failure: the item keeps its last snapshot's state.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -79,27 +80,28 @@ def _invalid(what: str, exc: ValidationError) -> ResponseError:
     return ResponseError(f"{what} answered a body that is not Grafana's ({where}: {first['msg'].lower()})")
 
 
+def _object(
+    model: type[BaseModel], data: Any, kind: str, uid: str, identity: Callable[[Any], Any]
+) -> dict[str, Any]:
+    """`data` if it has `model`'s shape and `identity(data)` is the uid asked for."""
+    try:
+        model.model_validate(data)
+    except ValidationError as exc:
+        raise _invalid(f"{kind} {uid}", exc) from None
+    got = identity(data)
+    if got != uid:
+        raise ResponseError(f"{kind} {uid} answered with {kind} {got!r}: another object's body")
+    return dict(data)
+
+
 def dashboard(data: Any, uid: str) -> dict[str, Any]:
     """A legacy dashboard answer, if it is a dashboard and the one asked for."""
-    try:
-        LegacyDashboard.model_validate(data)
-    except ValidationError as exc:
-        raise _invalid(f"dashboard {uid}", exc) from None
-    got = data["dashboard"]["uid"]
-    if got != uid:
-        raise ResponseError(f"dashboard {uid} answered with dashboard {got!r}: another object's body")
-    return dict(data)
+    return _object(LegacyDashboard, data, "dashboard", uid, lambda d: d["dashboard"]["uid"])
 
 
 def folder(data: Any, uid: str) -> dict[str, Any]:
     """A legacy folder answer, if it is a folder and the one asked for."""
-    try:
-        LegacyFolder.model_validate(data)
-    except ValidationError as exc:
-        raise _invalid(f"folder {uid}", exc) from None
-    if data["uid"] != uid:
-        raise ResponseError(f"folder {uid} answered with folder {data['uid']!r}: another object's body")
-    return dict(data)
+    return _object(LegacyFolder, data, "folder", uid, lambda d: d["uid"])
 
 
 def permissions(data: Any, kind: str, uid: str) -> list[dict[str, Any]]:
@@ -120,14 +122,7 @@ def permissions(data: Any, kind: str, uid: str) -> list[dict[str, Any]]:
 
 def resource(data: Any, name: str) -> dict[str, Any]:
     """An /apis dashboard answer, if it is a resource and the one asked for."""
-    try:
-        Resource.model_validate(data)
-    except ValidationError as exc:
-        raise _invalid(f"dashboard {name}", exc) from None
-    got = data["metadata"]["name"]
-    if got != name:
-        raise ResponseError(f"dashboard {name} answered with dashboard {got!r}: another object's body")
-    return dict(data)
+    return _object(Resource, data, "dashboard", name, lambda d: d["metadata"]["name"])
 
 
 def is_not_found(data: Any) -> bool:

@@ -17,6 +17,16 @@ def git(repo: Path, *args: str, data: bytes | None = None) -> str:
     return proc.stdout.decode()
 
 
+def loosen(repo: Path) -> None:
+    """Turn every packed object into a loose one (plain git), so that one object can be damaged."""
+    pack_dir = repo / ".git" / "objects" / "pack"
+    for pack in sorted(pack_dir.glob("*.pack")):
+        data = pack.read_bytes()
+        for part in pack_dir.glob(f"{pack.stem}.*"):
+            part.unlink()
+        git(repo, "unpack-objects", "-q", data=data)
+
+
 def bucket_listing(s3: S3Target) -> dict[str, tuple[int, str]]:
     """Every key of the bucket (any prefix) -> (size, ETag)."""
     pages = s3.client().get_paginator("list_objects_v2").paginate(Bucket=s3.bucket)

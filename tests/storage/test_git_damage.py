@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.storage.integrity_support import git, git_cli
+from tests.storage.integrity_support import git, git_cli, loosen
 
 
 def flip(path: Path, offset: int) -> None:
@@ -19,12 +19,7 @@ def flip(path: Path, offset: int) -> None:
 
 def damage_loose(repo: Path, sha: str) -> None:
     """Unpack everything (plain git), then flip a byte in the middle of one object's zlib stream."""
-    pack_dir = repo / ".git" / "objects" / "pack"
-    for pack in sorted(pack_dir.glob("*.pack")):
-        data = pack.read_bytes()
-        for part in pack_dir.glob(f"{pack.stem}.*"):
-            part.unlink()
-        git(repo, "unpack-objects", "-q", data=data)
+    loosen(repo)
     loose = repo / ".git" / "objects" / sha[:2] / sha[2:]
     flip(loose, loose.stat().st_size // 2)
 

@@ -25,7 +25,7 @@ import zstandard
 from sandbox.generate import Population
 from sandbox.grafana import GrafanaSandbox
 from tests.conftest import Cli, S3Target
-from tests.storage.integrity_support import bucket_listing, get, git, git_cli, model, put, s3_cli
+from tests.storage.integrity_support import bucket_listing, get, git, git_cli, loosen, model, put, s3_cli
 
 # -- S3: a blob replaced by another valid zstd frame -----------------------------------------------
 
@@ -182,16 +182,6 @@ def test_a_damaged_dictionary_fails_only_the_blobs_that_need_it(tmp_path, grafan
 
 
 # -- git: objects rewritten or lost behind dashvault's back ----------------------------------------
-
-
-def loosen(repo: Path) -> None:
-    """Turn every packed object into a loose one (plain git), so that one object can be damaged."""
-    pack_dir = repo / ".git" / "objects" / "pack"
-    for pack in sorted(pack_dir.glob("*.pack")):
-        data = pack.read_bytes()
-        for part in pack_dir.glob(f"{pack.stem}.*"):
-            part.unlink()
-        git(repo, "unpack-objects", "-q", data=data)
 
 
 def loose_object(repo: Path, sha: str) -> Path:
