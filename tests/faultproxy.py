@@ -11,6 +11,7 @@ number of requests or for all of them:
 - ``body_of``: the upstream answer to another path, as a caching proxy mixing objects up;
 - ``json``: a fixed JSON body and status (``{}``, ``[]``);
 - ``echo``: an error (``status``) whose message quotes the request's Authorization header;
+- ``s3_error``: an S3 error document with ``status`` and ``body`` = (code, message);
 - ``rewrite``: the upstream JSON body passed through a function (short, empty and shifting pages);
 - ``slow``: the upstream answer after a delay;
 - ``drop_header``: the request forwarded without ``header``, as a server that ignores it;
@@ -173,6 +174,11 @@ class _Handler(BaseHTTPRequestHandler):
             # A server that quotes the request's credentials back in its error.
             said = {"message": f"invalid credentials: {self.headers.get('Authorization', '')}"}
             self._send(rule.status, [("Content-Type", "application/json")], json.dumps(said).encode())
+            return
+        if rule.fault == "s3_error":
+            code, message = rule.body
+            xml = f"<?xml version='1.0'?><Error><Code>{code}</Code><Message>{message}</Message></Error>"
+            self._send(rule.status, [("Content-Type", "application/xml")], xml.encode())
             return
         if rule.fault == "json":
             self._send(rule.status, [("Content-Type", "application/json")], json.dumps(rule.body).encode())

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from sandbox.grafana import GrafanaSandbox
-from tests.conftest import Cli, grafana_source, run_dashvault, write_config
+from tests.conftest import Cli, S3Target, grafana_source, run_dashvault, write_config
+from tests.faultproxy import FaultProxy, started
 
 ROOT = Path(__file__).resolve().parents[2]
 # Each is valid rich markup or breaks rich's parser ("[/]" closes nothing): printed as markup, the
@@ -105,3 +106,23 @@ def test_a_usage_error_quotes_what_was_typed_as_written():
     assert res.exit_code == 2
     assert "No such command '[red]nosuch[/red]'" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+@pytest.fixture
+def s3_proxy(s3: S3Target) -> Iterator[FaultProxy]:
+    yield from started(s3.endpoint_url)
+
+
+def test_a_stores_error_message_is_printed_as_written(
+    tmp_path, grafana: GrafanaSandbox, s3: S3Target, s3_proxy: FaultProxy
+) -> None:
+    message = "[/bold]refused by [red]policy"
+    s3_proxy.add("s3_error", "^/", method="*", times=None, status=400, body=("InvalidRequest", message))
+    storage = s3.storage(endpoint_url=s3_proxy.url)
+    cfg = write_config(tmp_path / "dashvault.toml", [grafana_source(grafana.url)], **storage)
+    checked = run_dashvault("--config", str(cfg), "check")
+    assert checked.exit_code == 3, checked.stdout + checked.stderr
+    assert "Traceback" not in checked.stderr
+    # As written, though the table may wrap it: compared without the table's spacing and borders.
+    cells = "".join(ch for ch in checked.stdout if not ch.isspace() and ch not in "│┃")
+    assert "".join(message.split()) in cells
