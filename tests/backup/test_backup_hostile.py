@@ -10,13 +10,14 @@ import functools
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from sandbox.generate import populate
 from sandbox.grafana import GrafanaSandbox
 from storage.git import GitStore
 from tests.backup.support import diff_keys, latest_entries
-from tests.conftest import Cli, grafana_source, write_config
+from tests.conftest import TOKEN, Cli, grafana_source, write_config
 from tests.faultproxy import FaultProxy
 
 
@@ -56,6 +57,7 @@ def failures(out: dict[str, Any]) -> dict[tuple[str, str], str]:
         ("json", {"status": 200, "body": {}}, "not Grafana's (dashboard: field required)"),
         ("body_of", {}, "another object's body"),
         ("truncate", {"consistent": True}, "not JSON"),
+        ("html", {"status": 200}, "not JSON"),
     ],
     ids=[
         "HTML 404",
@@ -63,6 +65,7 @@ def failures(out: dict[str, Any]) -> dict[tuple[str, str], str]:
         "200 {}",
         "another dashboard's body",
         "cut, consistent length",
+        "HTML 200",
     ],
 )
 def test_a_dashboard_read_that_is_not_grafanas_answer_fails_and_deletes_nothing(
@@ -225,3 +228,39 @@ def test_a_listing_cut_every_time_marks_the_source_incomplete(
     assert len(hostile.faulted("rewrite")) == 2  # listed twice, then given up
     after = latest_entries(store)
     assert set(before) <= set(after)  # nothing of the last snapshot lost
+
+
+def test_pages_shifting_under_a_paged_listing_are_listed_again(
+    tmp_path: Path, grafana: GrafanaSandbox, hostile: FaultProxy
+) -> None:
+    """Offset paging while dashboards before the cursor are deleted: the rest move up, and the first
+    hits of the next page are never seen (a paging race). Here they hold a dashboard created since the
+    last backup, which no re-check could find, and a known one, whose re-check shows the race."""
+    population = populate(grafana, dashboards=12, depth=1, seed=5)
+    source = grafana_source(hostile.url, api="legacy", retries=1, page_size=5)
+    cli = Cli(write_config(tmp_path / "dashvault.toml", [source]))
+    assert cli("backup").exit_code == 0
+    new = grafana.add_dashboard({"title": "Created since the last backup"})
+    with httpx.Client(base_url=grafana.url, headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+        order = [
+            h["uid"] for h in client.get("/api/search", params={"type": "dash-db", "limit": 5000}).json()
+        ]
+    index = order.index(new)
+    page, skip = index // 5 + 1, max(index % 5 + 1, 2)  # up to and including the new one, and a known one
+    skipped: list[str] = []
+
+    def shifted(hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        skipped.extend(h["uid"] for h in hits[:skip])
+        return hits[skip:]
+
+    hostile.add("rewrite", rf"^/api/search\?type=dash-db&limit=5&page={page}$", times=1, rewrite=shifted)
+    res = cli("backup", "--json")
+    assert res.exit_code == 0, res.stdout
+    assert new in skipped and set(skipped) - {new}
+    store = GitStore(tmp_path / "backups")
+    snaps = store.snapshots()
+    changes = diff_keys(cli, snaps[1].id, snaps[0].id)
+    assert changes["deleted"] == [] and ("dashboard", f"1/{new}") in changes["added"]
+    assert {k for (kind, k) in latest_entries(store) if kind == "dashboard"} == {
+        f"1/{u}" for u in [*population.dashboards, new]
+    }
