@@ -17,6 +17,8 @@ def test_a_blob_removed_from_the_bucket_is_stored_again_by_the_next_backup(
     cfg = write_config(tmp_path / "dashvault.toml", [grafana_source(grafana.url, api=api)], **s3.storage())
     cli = Cli(cfg)
     assert cli("backup").exit_code == 0
+    healthy = cli("backup")
+    assert healthy.exit_code == 0 and "stored contents are missing" not in healthy.stderr  # nothing to heal
     digest = cli("log", f"1/{uids[2]}", "--json").json()[0]["hash"]  # type: ignore[index]
     key = f"dashvault/blobs/{digest[:2]}/{digest}"
     s3.client().delete_object(Bucket=s3.bucket, Key=key)
@@ -25,6 +27,8 @@ def test_a_blob_removed_from_the_bucket_is_stored_again_by_the_next_backup(
     # Nothing changed live: the dashboard would be taken as unchanged, and its blob never written.
     res = cli("backup", "--json")
     assert res.exit_code == 0, res.stdout
+    [said] = [line for line in res.stderr.splitlines() if "stored contents are missing" in line]
+    assert "items=1" in said and "reading them again" in said
     assert key in bucket_listing(s3)
     report = cli("verify", "--read-data", "--json")
     assert report.exit_code == 0 and report.json()["ok"] is True  # type: ignore[index]
