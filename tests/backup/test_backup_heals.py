@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from sandbox.grafana import GrafanaSandbox
@@ -25,10 +27,12 @@ def test_a_blob_removed_from_the_bucket_is_stored_again_by_the_next_backup(
     assert cli("verify", "--json").exit_code == 1
 
     # Nothing changed live: the dashboard would be taken as unchanged, and its blob never written.
-    res = cli("backup", "--json")
+    res = cli("--log-format", "json", "backup", "--json")
     assert res.exit_code == 0, res.stdout
-    [said] = [line for line in res.stderr.splitlines() if "stored contents are missing" in line]
-    assert "items=1" in said and "reading them again" in said
+    records = [json.loads(line) for line in res.stderr.splitlines() if line.startswith("{")]
+    [heal] = [r for r in records if r["event"] == "store.heal"]
+    assert heal["message"] == "stored contents are missing, reading them again"
+    assert (heal["source"], heal["fields"]["items"], heal["level"]) == ("grafana", 1, "warning")
     assert key in bucket_listing(s3)
     report = cli("verify", "--read-data", "--json")
     assert report.exit_code == 0 and report.json()["ok"] is True  # type: ignore[index]
