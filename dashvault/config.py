@@ -142,7 +142,7 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
     return config
 
 
-def _register_secrets(data: Any, user: str | None = None) -> None:
+def _register_secrets(data: Any) -> None:
     """Tell the scrubber every secret of the config (storage/redaction.py): each credential key's
     value (a password with its table's username, as HTTP Basic sends them), and the password of any
     URL with user info (a git remote, a source URL)."""
@@ -155,10 +155,10 @@ def _register_secrets(data: Any, user: str | None = None) -> None:
                 elif "://" in value and "@" in value:
                     redaction.register_url(value)
             else:
-                _register_secrets(value, username)
+                _register_secrets(value)
     elif isinstance(data, list):
         for value in data:
-            _register_secrets(value, user)
+            _register_secrets(value)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -266,8 +266,7 @@ def request(
         req = client.build_request(method, url, params=params, content=jsontext.dumps(json), headers=headers)
     else:
         req = client.build_request(method, url, params=params, data=data, headers=headers)
-    user = client.auth.username if isinstance(client.auth, BasicAuth) else None
-    call = _Call(source, method, req.url.path or "/", client.auth, _secrets_of(client, params, data), user)
+    call = _Call(source, method, req.url.path or "/", client.auth, _secrets_of(client, params, data))
     try:
         response = client.send(req)
     except httpx.TransportError as exc:
@@ -362,13 +361,13 @@ class _Call:
     path: str
     auth: httpx.Auth | None
     secrets: list[str]
-    username: str | None = None
 
     def scrub(self, text: str) -> str:
         """`text` with every secret of this request, and every registered one, in any encoding, masked."""
         own = redaction.Redactor()  # built only when a message is made: errors are rare
+        username = self.auth.username if isinstance(self.auth, BasicAuth) else None
         for secret in self.secrets:
-            own.register(secret, username=self.username)
+            own.register(secret, username=username)
         return redaction.scrub(own.scrub(text))
 
     def parse(self, response: httpx.Response) -> ApiResponse:

@@ -47,6 +47,7 @@ class Redactor:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._long: set[str] = set()
+        self._longest_first: tuple[str, ...] = ()  # so a form inside a longer one is not cut first
         self._short: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
 
@@ -57,6 +58,7 @@ class Redactor:
         with self._lock:
             for form in encodings(secret, username):
                 (self._short if len(form) < SHORT else self._long).add(form)
+            self._longest_first = tuple(sorted(self._long, key=len, reverse=True))
             if self._short:
                 alternatives = "|".join(re.escape(s) for s in sorted(self._short, key=len, reverse=True))
                 self._pattern = re.compile(rf"(?<![A-Za-z0-9])(?:{alternatives})(?![A-Za-z0-9])")
@@ -65,14 +67,14 @@ class Redactor:
         """Drop every registered secret."""
         with self._lock:
             self._long.clear()
+            self._longest_first = ()
             self._short.clear()
             self._pattern = None
 
     def scrub(self, text: str) -> str:
         """`text` with every registered secret, in each of its encodings, replaced by ``***``."""
         with self._lock:
-            longs = sorted(self._long, key=len, reverse=True)
-            pattern = self._pattern
+            longs, pattern = self._longest_first, self._pattern
         for secret in longs:
             if secret in text:
                 text = text.replace(secret, MASK)

@@ -22,6 +22,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from storage import redaction
 from storage.errors import StoreError
 
 if TYPE_CHECKING:
@@ -131,10 +132,10 @@ class _Client:
             raise StoreError(self._scrub(f"{self.describe()}: cannot set up the S3 client: {exc}")) from exc
 
     def _scrub(self, text: str) -> str:
+        own = redaction.Redactor()  # the store's keys in every encoding, as every output scrubs them
         for secret in self._credentials or ():
-            if secret and len(secret) >= 8:  # real keys are 20 and 40 characters; never mask a letter
-                text = text.replace(secret, "***")
-        return _one_line(text)
+            own.register(secret)
+        return _one_line(redaction.scrub(own.scrub(text)))
 
     def _error(self, exc: Exception, action: str, key: str = "") -> StoreError:
         where = f"{self.describe()}: {action}" + (f" {key}" if key else "")

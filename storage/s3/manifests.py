@@ -97,10 +97,17 @@ class _Manifests(_Blobs):
         return None
 
     def newest_readable(self) -> Manifest | None:
-        """The newest snapshot whose manifest reads (a damaged newer one is skipped, with a warning)."""
-        for info in self.snapshots():
-            if info.damaged is None:
-                return self.manifest(info.id)
+        """The newest snapshot whose manifest reads (a damaged newer one is skipped, with a warning).
+
+        Reads manifests newest first and stops at the first second that has a readable one: a run
+        reads one manifest, not every snapshot's."""
+        ids = self.snapshot_ids()
+        while ids:
+            second = [i for i in ids if i[:16] == ids[0][:16]]
+            ids = ids[len(second) :]
+            whole = [self.manifest(i) for i in second if self._read_info(i) is None]
+            if whole:
+                return max(whole, key=lambda m: m.time)
         return None
 
     def manifest(self, snapshot_id: str) -> Manifest:
@@ -152,7 +159,7 @@ class _Manifests(_Blobs):
             return info, manifest.index().get(ident)
 
         newer: tuple[SnapshotInfo, Entry | None] | None = None
-        readable = (c for c in self._map(entry_of, [s.id for s in self.snapshots()]) if c is not None)
+        readable = (c for c in self._map(entry_of, self.snapshot_ids()) if c is not None)
         for current in readable:
             if newer is not None and _hash_of(newer[1]) != _hash_of(current[1]):
                 yield newer
