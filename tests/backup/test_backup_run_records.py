@@ -1,0 +1,132 @@
+"""What a run records of what its sources said: warnings, unreliable listings, failures, progress.
+
+Each record is read back as a user would: the `--json` report and the JSON log lines (`--log-format
+json`), whose `event`, `source` and fields are what alerting and log searches key on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from backup.grafana import GrafanaCollector
+from backup.run import BackupRun
+from sandbox.grafana import GrafanaSandbox
+from sources.config import GrafanaSourceConfig
+from storage.git import GitStore
+from tests.backup.support import latest_entries
+from tests.conftest import TOKEN, Cli, Result, S3Target, grafana_source, write_config
+
+
+def log_records(res: Result, event: str) -> list[dict[str, object]]:
+    records = [json.loads(line) for line in res.stderr.splitlines() if line.startswith("{")]
+    return [r for r in records if r["event"] == event]
+
+
+def test_unreliable_listings_in_two_orgs_are_both_reported_and_the_rest_is_still_read(
+    tmp_path: Path, grafana: GrafanaSandbox
+) -> None:
+    second = grafana.add_org("Second")
+    hidden = {org: grafana.add_dashboard({"title": f"Hidden in {org}"}, org=org) for org in (1, second)}
+    for org in (1, second):
+        grafana.add_dashboard({"title": f"Listed in {org}"}, org=org)
+    admin = {"name": "grafana", "type": "grafana", "url": grafana.url, "api": "legacy", "retries": 4}
+    admin.update(username="admin", password="admin", orgs="all")
+    cli = Cli(write_config(tmp_path / "dashvault.toml", [admin]))
+    assert cli("backup").exit_code == 0
+
+    grafana.hidden_from_listing = set(hidden.values())  # both orgs' listings miss a live dashboard
+    late = grafana.add_dashboard({"title": "Created in the second org since"}, org=second)
+    res = cli("--log-format", "json", "backup", "--json")
+    assert res.exit_code == 1, res.stdout + res.stderr
+
+    records = log_records(res, "source.incomplete")
+    assert [(r["message"], r["source"], r["level"]) for r in records] == [
+        ("listing unreliable", "grafana", "error")
+    ] * 2
+    said = [str(r["fields"]["error"]) for r in records]  # type: ignore[index]
+    assert "of org 1 is unreliable" in said[0] and f"of org {second} is unreliable" in said[1]
+    status = res.json()["sources"]["grafana"]  # type: ignore[index]
+    assert status["complete"] is False and status["error"] == f"{said[0]}; {said[1]}"
+    # The second org is read after the first org's listing was found unreliable: it is not skipped.
+    assert (status["added"], status["deleted"]) == (2, 0)  # the dashboard and its ACL
+    entries = latest_entries(GitStore(tmp_path / "backups"))
+    assert ("dashboard", f"{second}/{late}") in entries
+    assert {("dashboard", f"{org}/{uid}") for org, uid in hidden.items()} <= set(entries)
+
+
+def test_a_kept_permissions_entry_whose_blob_is_gone_is_a_failure_not_a_silent_keep(
+    tmp_path: Path, grafana: GrafanaSandbox, s3: S3Target
+) -> None:
+    uids = [grafana.add_dashboard({"title": f"Board {n}"}) for n in range(3)]
+    admin = Cli(
+        write_config(tmp_path / "admin.toml", [grafana_source(grafana.url, api="legacy")], **s3.storage())
+    )
+    assert admin("backup").exit_code == 0
+    viewer_token = grafana.add_service_account("reader", "Viewer")
+    source = grafana_source(grafana.url, api="legacy", token=viewer_token)
+    viewer = Cli(write_config(tmp_path / "viewer.toml", [source], **s3.storage()))
+    digest = admin("log", f"1/{uids[1]}", "--kind", "permissions", "--json").json()[0]["hash"]  # type: ignore[index]
+    s3.client().delete_object(Bucket=s3.bucket, Key=f"dashvault/blobs/{digest[:2]}/{digest}")
+
+    # The viewer may not read ACLs: the ACL would be carried forward, but its content is gone.
+    res = viewer("--log-format", "json", "backup", "--json")
+    assert res.exit_code == 1, res.stdout + res.stderr
+    status = res.json()["sources"]["grafana"]  # type: ignore[index]
+    assert status["failures"] == [
+        {
+            "kind": "permissions",
+            "key": f"1/{uids[1]}",
+            "error": "its stored content is missing and was not read again",
+            "follows": "",
+        }
+    ]
+    [warning] = status["warnings"]
+    records = log_records(res, "source.warning")
+    assert [(r["message"], r["source"], r["level"], r["fields"]) for r in records] == [
+        ("source warning", "grafana", "warning", {"error": warning})
+    ]
+
+
+def test_a_dashboard_that_cannot_be_read_is_logged_once_with_its_kind_key_and_error(
+    tmp_path: Path, grafana: GrafanaSandbox
+) -> None:
+    uids = [grafana.add_dashboard({"title": f"Board {n}"}) for n in range(3)]
+    cli = Cli(
+        write_config(tmp_path / "dashvault.toml", [grafana_source(grafana.url, api="legacy", retries=0)])
+    )
+    grafana.fail_dashboard_get = {uids[2]}
+    res = cli("--log-format", "json", "backup", "--json")
+    assert res.exit_code == 1, res.stdout + res.stderr
+    failures = res.json()["sources"]["grafana"]["failures"]  # type: ignore[index]
+    # The dashboard, and its ACL riding on it: one log line, for the dashboard.
+    assert [(f["kind"], f["key"], f["follows"]) for f in failures] == [
+        ("dashboard", f"1/{uids[2]}", ""),
+        ("permissions", f"1/{uids[2]}", "dashboard"),
+    ]
+    records = log_records(res, "item.failed")
+    assert [(r["message"], r["source"], r["level"], r["fields"]) for r in records] == [
+        (
+            "item failed",
+            "grafana",
+            "warning",
+            {"kind": "dashboard", "key": f"1/{uids[2]}", "error": failures[0]["error"]},
+        )
+    ]
+
+
+def test_progress_is_reported_per_source_for_every_result(tmp_path: Path, grafana: GrafanaSandbox) -> None:
+    for n in range(4):
+        grafana.add_dashboard({"title": f"Board {n}"})
+    collectors = [
+        GrafanaCollector(
+            GrafanaSourceConfig(name=name, type="grafana", url=grafana.url, token=TOKEN, api="legacy")
+        )
+        for name in ("first", "second")
+    ]
+    seen: list[str] = []
+    report = BackupRun(GitStore(tmp_path / "repo"), collectors, on_item=seen.append).execute()
+    items = {name: r.status.items for name, r in report.sources.items()}
+    assert items == {"first": 8, "second": 8}  # four dashboards and their four ACLs each
+    assert Counter(seen) == items
