@@ -22,7 +22,7 @@ from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
 from storage.gcpolicy import bulk_json
-from storage.model import KIND_ORDER, Entry, SnapshotInfo
+from storage.model import Entry, SnapshotInfo, kind_rank
 
 log = logging.getLogger("dashvault.restore")
 
@@ -165,8 +165,7 @@ class RestorePlan:
 
 def order_key(entry: Entry, depth: Callable[[Entry], int]) -> tuple[int, int, str]:
     """Folders first (parents before children), then dashboards, then permissions and shares."""
-    rank = KIND_ORDER.index(entry.kind) if entry.kind in KIND_ORDER else len(KIND_ORDER)
-    return (rank, depth(entry) if entry.kind == "folder" else 0, entry.key)
+    return (kind_rank(entry.kind), depth(entry) if entry.kind == "folder" else 0, entry.key)
 
 
 def classify(

@@ -23,7 +23,8 @@ def short_id(snapshot_id: str) -> str:
     return snapshot_id
 
 
-def _kind_rank(kind: str) -> int:
+def kind_rank(kind: str) -> int:
+    """Where a kind sorts: folders first, then library panels, dashboards and what rides on them."""
     return KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
 
 
@@ -104,7 +105,7 @@ class Manifest(BaseModel):
             if (source is None or e.source == source) and (kind is None or e.kind == kind)
         ]
         found = [e for e in pool if e.key == key] or [e for e in pool if e.key.endswith("/" + key)]
-        return sorted(found, key=lambda e: (_kind_rank(e.kind), e.source, e.key))
+        return sorted(found, key=lambda e: (kind_rank(e.kind), e.source, e.key))
 
 
 class SnapshotInfo(BaseModel):

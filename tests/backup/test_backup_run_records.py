@@ -130,3 +130,25 @@ def test_progress_is_reported_per_source_for_every_result(tmp_path: Path, grafan
     items = {name: r.status.items for name, r in report.sources.items()}
     assert items == {"first": 8, "second": 8}  # four dashboards and their four ACLs each
     assert Counter(seen) == items
+
+
+def test_a_source_whose_listing_fails_is_logged_once_with_its_error(
+    tmp_path: Path, grafana: GrafanaSandbox
+) -> None:
+    grafana.add_dashboard({"title": "Board"})
+    cli = Cli(write_config(tmp_path / "dashvault.toml", [grafana_source(grafana.url, api="legacy")]))
+    assert cli("backup").exit_code == 0
+    wrong = Cli(
+        write_config(
+            tmp_path / "wrong.toml", [grafana_source(grafana.url, api="legacy", token=TOKEN + "-revoked")]
+        )
+    )
+    res = wrong("--log-format", "json", "backup", "--json")
+    assert res.exit_code == 1, res.stdout + res.stderr
+    status = res.json()["sources"]["grafana"]  # type: ignore[index]
+    assert status["complete"] is False and "401" in status["error"], status
+    records = log_records(res, "source.failed")
+    assert [(r["message"], r["source"], r["level"], r["fields"]) for r in records] == [
+        ("listing failed", "grafana", "error", {"error": status["error"]})
+    ]
+    assert len(latest_entries(GitStore(tmp_path / "backups"))) == 2  # nothing recorded deleted
