@@ -7,6 +7,7 @@ json`), whose `event`, `source` and fields are what alerting and log searches ke
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -126,7 +127,9 @@ def test_progress_is_reported_per_source_for_every_result(tmp_path: Path, grafan
         for name in ("first", "second")
     ]
     seen: list[str] = []
+    started = time.monotonic()
     report = BackupRun(GitStore(tmp_path / "repo"), collectors, on_item=seen.append).execute()
+    assert 0 < report.duration <= time.monotonic() - started  # the run's own wall time, for the metric
     items = {name: r.status.items for name, r in report.sources.items()}
     assert items == {"first": 8, "second": 8}  # four dashboards and their four ACLs each
     assert Counter(seen) == items
@@ -152,3 +155,63 @@ def test_a_source_whose_listing_fails_is_logged_once_with_its_error(
         ("listing failed", "grafana", "error", {"error": status["error"]})
     ]
     assert len(latest_entries(GitStore(tmp_path / "backups"))) == 2  # nothing recorded deleted
+
+
+def test_a_source_whole_again_after_an_incomplete_snapshot_gets_a_snapshot_saying_so(
+    tmp_path: Path, grafana: GrafanaSandbox
+) -> None:
+    hidden = grafana.add_dashboard({"title": "Hidden"})
+    grafana.add_dashboard({"title": "Listed"})
+    cli = Cli(write_config(tmp_path / "dashvault.toml", [grafana_source(grafana.url, api="legacy")]))
+    assert cli("backup").exit_code == 0
+    grafana.hidden_from_listing = {hidden}
+    grafana.add_dashboard({"title": "New"})  # a change, so the incomplete run writes a snapshot
+    assert cli("backup").exit_code == 1
+    grafana.hidden_from_listing = set()
+
+    # Nothing changed since, yet the newest snapshot must not go on saying the source is incomplete.
+    assert cli("backup").exit_code == 0
+    store = GitStore(tmp_path / "backups")
+    said = [store.manifest(s.id).sources["grafana"].complete for s in store.snapshots()]
+    assert said == [True, False, True]  # newest first
+    assert cli("backup").exit_code == 0
+    assert len(store.snapshots()) == 3  # whole and unchanged: no snapshot
+
+
+def test_sources_left_out_of_a_run_keep_their_entries(tmp_path: Path, grafana: GrafanaSandbox) -> None:
+    grafana.add_dashboard({"title": "Board"})
+    sources = [grafana_source(grafana.url, name=name, api="legacy") for name in ("first", "second")]
+    cli = Cli(write_config(tmp_path / "dashvault.toml", sources))
+    assert cli("backup").exit_code == 0
+    store = GitStore(tmp_path / "backups")
+    before = Counter(e.source for e in store.manifest(store.snapshots()[0].id).entries)
+    assert before == {"first": 2, "second": 2}
+    late = grafana.add_dashboard({"title": "Late"})
+
+    assert cli("backup", "--source", "first").exit_code == 0
+    entries = store.manifest(store.snapshots()[0].id).entries
+    assert Counter(e.source for e in entries) == {"first": 4, "second": 2}
+    assert ("second", "dashboard", f"1/{late}") not in {(e.source, e.kind, e.key) for e in entries}
+    assert [(e.source, e.kind, e.key) for e in entries] == sorted((e.source, e.kind, e.key) for e in entries)
+
+    # A source new to the config joins a store whose snapshots never heard of it.
+    sources.append(grafana_source(grafana.url, name="third", api="legacy"))
+    write_config(tmp_path / "dashvault.toml", sources)
+    assert cli("backup").exit_code == 0
+    entries = store.manifest(store.snapshots()[0].id).entries
+    assert Counter(e.source for e in entries) == {"first": 4, "second": 4, "third": 4}
+
+
+def test_each_run_logs_that_it_finished_with_its_snapshot(tmp_path: Path, grafana: GrafanaSandbox) -> None:
+    grafana.add_dashboard({"title": "Board"})
+    cli = Cli(write_config(tmp_path / "dashvault.toml", [grafana_source(grafana.url, api="legacy")]))
+    said = []
+    for _ in range(2):  # the second run changes nothing: no snapshot
+        res = cli("--log-format", "json", "-v", "backup", "--json")
+        assert res.exit_code == 0, res.stdout + res.stderr
+        said += [(r["message"], r["level"], r["fields"]) for r in log_records(res, "run.finished")]
+    [snap] = GitStore(tmp_path / "backups").snapshots()
+    assert said == [
+        ("run finished", "info", {"snapshot": snap.id, "ok": True}),
+        ("run finished", "info", {"snapshot": None, "ok": True}),
+    ]
