@@ -147,6 +147,15 @@ def test_apis_a_recheck_answered_by_a_proxy_page_is_not_a_deletion(
     assert "without Grafana's not-found body" in failures(out)[("dashboard", f"1/{uid}")]
     assert changes.get("deleted", []) == []
     assert hostile.faulted("html")
+    # A re-check that failed says nothing about the listing: the dashboard is not known to be alive,
+    # so the listing is not asked again and the source is partial (one failed item), not unreliable.
+    status = out["sources"]["grafana"]
+    assert (status["complete"], status["error"], status["failed"]) == (
+        True,
+        "grafana: 1 items could not be read",
+        1,
+    )
+    assert len(hostile.faulted("rewrite")) == 1
 
 
 def test_grafanas_own_not_found_after_the_listing_lost_it_is_a_deletion(
