@@ -42,6 +42,17 @@ def test_unreliable_listings_in_two_orgs_are_both_reported_and_the_rest_is_still
     res = cli("--log-format", "json", "backup", "--json")
     assert res.exit_code == 1, res.stdout + res.stderr
 
+    # Each listing that missed a live dashboard is listed again once, and says so with what it missed.
+    relists = log_records(res, "listing.relist")
+    assert [(r["message"], r["source"], r["level"], r["fields"]) for r in relists] == [
+        (
+            "listing missed live objects, listing again",
+            "grafana",
+            "warning",
+            {"org": org, "kind": "dashboard", "missed": 1},
+        )
+        for org in (1, second)
+    ]
     records = log_records(res, "source.incomplete")
     assert [(r["message"], r["source"], r["level"]) for r in records] == [
         ("listing unreliable", "grafana", "error")
