@@ -239,6 +239,23 @@ def test_a_listing_cut_every_time_marks_the_source_incomplete(
     assert set(before) <= set(after)  # nothing of the last snapshot lost
 
 
+def test_a_missed_dashboard_whose_acl_read_fails_is_still_alive_and_the_listing_asked_again(
+    tmp_path: Path, grafana: GrafanaSandbox, hostile: FaultProxy
+) -> None:
+    """What proves a missed object alive is the object itself, not what rides on it: read by uid, the
+    dashboard is there though its permissions fail, so the listing is not trusted."""
+    cli, population = backed_up(tmp_path, grafana, hostile, "legacy")
+    uid = population.dashboards[0]
+    grafana.hidden_from_listing = {uid}
+    hostile.add("json", f"^/api/dashboards/uid/{uid}/permissions$", times=None, status=500, body={})
+    out, changes = second_backup(cli, tmp_path)
+    status = out["sources"]["grafana"]
+    assert status["complete"] is False and "listing of org 1 is unreliable" in status["error"]
+    assert set(failures(out)) == {("permissions", f"1/{uid}")}
+    assert changes.get("deleted", []) == []
+    assert hostile.faulted("json")
+
+
 def test_pages_shifting_under_a_paged_listing_are_listed_again(
     tmp_path: Path, grafana: GrafanaSandbox, hostile: FaultProxy
 ) -> None:
