@@ -239,6 +239,29 @@ def test_a_listing_cut_every_time_marks_the_source_incomplete(
     assert set(before) <= set(after)  # nothing of the last snapshot lost
 
 
+def test_an_object_named_twice_by_the_second_listing_is_read_once(
+    tmp_path: Path, grafana: GrafanaSandbox, hostile: FaultProxy
+) -> None:
+    """Overlapping pages repeat a hit: the listing asked again reads what it adds once, not per mention."""
+    cli, _ = backed_up(tmp_path, grafana, hostile, "legacy")
+    new = grafana.add_dashboard({"title": "Created since the last backup"})
+    calls: list[int] = []
+
+    def cut_then_repeated(hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        calls.append(len(hits))
+        if len(calls) == 1:
+            return short(hits, new)
+        return hits + [h for h in hits if h["uid"] == new]
+
+    hostile.add("rewrite", SEARCH, times=None, rewrite=cut_then_repeated)
+    res = cli("backup", "--json")
+    assert res.exit_code == 0, res.stdout
+    assert len(calls) == 2
+    reads = [h for h in hostile.hits if h.method == "GET" and h.path == f"/api/dashboards/uid/{new}"]
+    assert len(reads) == 1
+    assert ("dashboard", f"1/{new}") in latest_entries(GitStore(tmp_path / "backups"))
+
+
 def test_a_missed_dashboard_whose_acl_read_fails_is_still_alive_and_the_listing_asked_again(
     tmp_path: Path, grafana: GrafanaSandbox, hostile: FaultProxy
 ) -> None:
