@@ -9,6 +9,7 @@ import pytest
 
 from sandbox.grafana import GrafanaSandbox
 from tests.conftest import Cli, grafana_source, write_config
+from tests.faultproxy import FaultProxy
 
 PANEL = {"type": "stat", "title": "Up", "targets": [{"refId": "A", "expr": "up"}]}
 
@@ -63,6 +64,24 @@ def test_a_library_panel_missing_from_the_listing_is_asked_for_not_deleted(tmp_p
     assert res.exit_code == 0, res.stdout + res.stderr
     assert sorted(entries(tmp_path / "backups", "library-panel")) == ["1/kept", "1/other"]
     assert "no changes" in res.stdout
+
+
+def test_a_missed_library_panel_whose_read_fails_is_kept_and_named(
+    tmp_path, grafana: GrafanaSandbox, hostile: FaultProxy
+):
+    grafana.add_library_panel("kept", "Kept", PANEL)
+    grafana.add_library_panel("other", "Other", PANEL)
+    cli = Cli(write_config(tmp_path / "dashvault.toml", [grafana_source(hostile.url, retries=1)]))
+    assert cli("backup").exit_code == 0
+    before = entries(tmp_path / "backups", "library-panel")
+    grafana.hidden_from_listing.add("kept")
+    hostile.add("json", "^/api/library-elements/kept$", times=None, status=500, body={})
+    res = cli("backup", "--json")
+    assert res.exit_code == 1, res.stdout + res.stderr
+    failed = [(f["kind"], f["key"]) for f in res.json()["sources"]["grafana"]["failures"]]
+    assert failed == [("library-panel", "1/kept")]
+    assert entries(tmp_path / "backups", "library-panel") == before
+    assert hostile.faulted("json")
 
 
 def test_a_short_page_is_not_the_end_of_the_library_panel_list(tmp_path, grafana: GrafanaSandbox):
