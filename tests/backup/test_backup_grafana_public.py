@@ -46,12 +46,33 @@ def test_a_public_dashboard_missing_from_the_listing_is_read_and_keeps_its_title
         return page
 
     hostile.add("rewrite", LIST, times=None, rewrite=without_first)
+    grafana.add_dashboard(board("New since"))  # a change, so the run writes its manifest
     res = cli("backup", "--json")
     assert res.exit_code == 0, res.stdout + res.stderr
     assert hostile.faulted("rewrite")
+    assert len(GitStore(tmp_path / "backups").snapshots()) == 2
     # Read by its dashboard, it is the same object: same content, and the title the listing gave last time.
     assert public_entries(tmp_path / "backups") == before
-    assert len(GitStore(tmp_path / "backups").snapshots()) == 1
+
+
+def test_a_listing_without_titles_keeps_the_titles_of_the_last_snapshot(
+    tmp_path: Path, grafana: GrafanaSandbox, hostile: FaultProxy
+) -> None:
+    cli, _, _ = shared_pair(tmp_path, grafana, hostile.url)
+    before = public_entries(tmp_path / "backups")
+
+    def untitled(page: dict[str, Any]) -> dict[str, Any]:
+        for p in page["publicDashboards"]:
+            p.pop("title", None)
+        return page
+
+    hostile.add("rewrite", LIST, times=None, rewrite=untitled)
+    grafana.add_dashboard(board("New since"))
+    res = cli("backup", "--json")
+    assert res.exit_code == 0, res.stdout + res.stderr
+    assert hostile.faulted("rewrite")
+    assert len(GitStore(tmp_path / "backups").snapshots()) == 2
+    assert public_entries(tmp_path / "backups") == before
 
 
 def test_public_dashboards_switched_off_fail_only_their_own_items(

@@ -239,6 +239,28 @@ def test_a_listing_cut_every_time_marks_the_source_incomplete(
     assert set(before) <= set(after)  # nothing of the last snapshot lost
 
 
+def test_a_folder_missing_from_its_listing_is_read_by_uid_and_kept(
+    tmp_path: Path, grafana: GrafanaSandbox, hostile: FaultProxy
+) -> None:
+    cli, population = backed_up(tmp_path, grafana, hostile, "legacy")
+    uid = population.folders[0]
+    store = GitStore(tmp_path / "backups")
+    before = latest_entries(store)
+
+    def without(hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [h for h in hits if h["uid"] != uid]
+
+    hostile.add("rewrite", r"^/api/search\?type=dash-folder&", times=None, rewrite=without)
+    res = cli("backup", "--json")
+    # Alive though missing twice: kept, and the folder listing is not trusted with deletions.
+    assert res.exit_code == 1, res.stdout
+    status = res.json()["sources"]["grafana"]  # type: ignore[index]
+    assert "the folder listing of org 1 is unreliable" in status["error"]
+    assert len(hostile.faulted("rewrite")) == 2
+    assert any(h.path == f"/api/folders/{uid}" for h in hostile.hits)
+    assert latest_entries(store) == before
+
+
 def test_an_object_named_twice_by_the_second_listing_is_read_once(
     tmp_path: Path, grafana: GrafanaSandbox, hostile: FaultProxy
 ) -> None:
