@@ -24,6 +24,7 @@ def public_entries(repo: Path) -> dict[str, dict[str, Any]]:
 def shared_pair(tmp_path: Path, grafana: GrafanaSandbox, url: str) -> tuple[Cli, str, str]:
     first = grafana.add_dashboard(board("Status page"))
     second = grafana.add_dashboard(board("Uptime"))
+    grafana.add_dashboard(board("Not shared"))
     grafana.add_public_dashboard(first)
     grafana.add_public_dashboard(second)
     cli = Cli(write_config(tmp_path / "dashvault.toml", [grafana_source(url, retries=1)]))
@@ -53,6 +54,13 @@ def test_a_public_dashboard_missing_from_the_listing_is_read_and_keeps_its_title
     assert len(GitStore(tmp_path / "backups").snapshots()) == 2
     # Read by its dashboard, it is the same object: same content, and the title the listing gave last time.
     assert public_entries(tmp_path / "backups") == before
+    # Only public dashboards, listed or in the last snapshot, are asked for: never every dashboard.
+    reads = {
+        r.path
+        for r in grafana.logged_requests()
+        if r.path.endswith("/public-dashboards") and r.path.startswith("/api/dashboards/uid/")
+    }
+    assert reads == {f"/api/dashboards/uid/{uid}/public-dashboards" for uid in (first, second)}
 
 
 def test_a_listing_without_titles_keeps_the_titles_of_the_last_snapshot(
