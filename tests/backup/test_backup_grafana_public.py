@@ -96,3 +96,18 @@ def test_public_dashboards_switched_off_fail_only_their_own_items(
     assert set(failures) == {("public-dashboard", f"1/{first}"), ("public-dashboard", f"1/{second}")}
     assert all("answered 404: public dashboards are off" in why for why in failures.values())
     assert latest_entries(store) == before
+
+
+def test_a_public_dashboard_whose_settings_cannot_be_read_is_kept_and_named(
+    tmp_path: Path, grafana: GrafanaSandbox, hostile: FaultProxy
+) -> None:
+    cli, first, _ = shared_pair(tmp_path, grafana, hostile.url)
+    store = GitStore(tmp_path / "backups")
+    before = latest_entries(store)
+    hostile.add("json", f"^/api/dashboards/uid/{first}/public-dashboards$", times=None, status=500, body={})
+    res = cli("backup", "--json")
+    assert res.exit_code == 1, res.stdout + res.stderr
+    assert hostile.faulted("json")
+    failures = res.json()["sources"]["grafana"]["failures"]  # type: ignore[index]
+    assert [(f["kind"], f["key"], f["follows"]) for f in failures] == [("public-dashboard", f"1/{first}", "")]
+    assert latest_entries(store) == before
