@@ -52,6 +52,9 @@ def test_a_changed_and_a_deleted_library_panel_are_recorded(tmp_path, grafana: G
     # The deletion was recorded on Grafana's own answer to a re-check by uid.
     rechecks = [r for r in grafana.logged_requests() if r.path == "/api/library-elements/p2"]
     assert [r.status for r in rechecks] == [404]
+    # Panels the listing gave whole are never asked for one by one.
+    by_uid = {r.path for r in grafana.logged_requests() if r.path.startswith("/api/library-elements/")}
+    assert by_uid == {"/api/library-elements/p2"}
 
 
 def test_a_library_panel_missing_from_the_listing_is_asked_for_not_deleted(tmp_path, grafana: GrafanaSandbox):
