@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -70,12 +71,23 @@ def test_permissions_of_a_dashboard_whose_restore_failed_are_not_applied(
     grafana.refuse_dashboard_writes.add("refused")
     grafana.clear_requests()
 
-    res = cli("restore", "--json")
+    res = cli("--log-format", "json", "restore", "--json")
 
     assert res.exit_code == 1, res.stdout + res.stderr
     items = plan_items(res)
     assert items[("dashboard", "1/refused")]["outcome"] == "failed"
     assert "403" in items[("dashboard", "1/refused")]["detail"]
+    # The failure is logged once, for alerting, with the item and the target's own reason.
+    records = [json.loads(line) for line in res.stderr.splitlines() if line.startswith("{")]
+    failed = [r for r in records if r["event"] == "restore.failed"]
+    assert [(r["message"], r["level"], r["source"], r["fields"]) for r in failed] == [
+        (
+            "restore failed",
+            "warning",
+            "grafana",
+            {"key": "1/refused", "error": items[("dashboard", "1/refused")]["detail"]},
+        )
+    ]
     permissions = items[("permissions", "1/refused")]
     assert (permissions["outcome"], permissions["detail"]) == ("skipped", "its object was not restored")
     # The other dashboard, with the same kind of ACL, is restored with it: ACLs are restored at all.
