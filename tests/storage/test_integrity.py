@@ -113,6 +113,12 @@ def test_a_blob_replaced_by_another_valid_zstd_frame_is_refused_everywhere(tmp_p
     assert outcomes[f"1/{good}"]["outcome"] == "created"
     assert grafana.get_dashboard(good) is not None
     assert not any("Forged title" in json.dumps(r.json) for r in grafana.write_requests())
+    # A dashboard that could not be loaded takes its permissions with it; the good one's are written.
+    acls = {i["key"]: i for i in res.json()["plans"][0]["items"] if i["kind"] == "permissions"}
+    assert [(acls[f"1/{u}"]["outcome"], acls[f"1/{u}"]["detail"]) for u in (steady, edited)] == [
+        ("skipped", "its object was not restored")
+    ] * 2
+    assert acls[f"1/{good}"]["outcome"] == "created"
 
 
 def test_a_blob_holding_another_items_content_is_refused(tmp_path, grafana, s3, populated):
