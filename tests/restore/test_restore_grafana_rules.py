@@ -20,6 +20,7 @@ from restore.grafana import GrafanaTarget
 from sandbox.generate import populate
 from sandbox.grafana import DASHBOARD_API, GrafanaSandbox, namespace_of
 from tests.conftest import TOKEN, Cli, grafana_source, write_config
+from tests.storage.integrity_support import damage_loose, git
 
 APIS = ["legacy", "apis"]
 
@@ -238,3 +239,28 @@ def test_restoring_a_snapshot_twice_changes_nothing_the_second_time(
     assert {(i["action"], i["reason"]) for i in plan["items"]} == {("skip", "identical")}
     assert grafana.write_requests() == []
     assert live_state(grafana, http) == after_first
+
+
+def test_a_permissions_entry_that_cannot_be_loaded_fails_alone(
+    tmp_path: Path, grafana: GrafanaSandbox
+) -> None:
+    """What rides on a restored dashboard stays independent: an unreadable ACL does not stop its public
+    dashboard, which needs only the dashboard."""
+    alice = grafana.add_user("alice")
+    uid = grafana.add_dashboard({"uid": "status", "title": "Status page", "panels": []})
+    grafana.set_permissions("dashboard", uid, [{"userId": alice, "permission": 4}])  # an ACL of its own
+    grafana.add_public_dashboard(uid, uid="status-pub")
+    cli = setup(tmp_path, grafana, "legacy")
+    assert cli("backup").exit_code == 0
+    repo = tmp_path / "backups"
+    [path] = [p for p in repo.glob(f"grafana/*/1/{uid}.json") if "permission" in p.parent.parent.name]
+    damage_loose(repo, git(repo, "rev-parse", f"HEAD:{path.relative_to(repo)}").strip())
+    grafana.delete_dashboard(uid)  # Grafana deletes its public dashboard with it
+
+    res = cli("restore", "--key", uid, "--json")
+
+    assert res.exit_code == 1, res.stdout + res.stderr
+    items = {i["kind"]: i for i in res.json()["plans"][0]["items"]}
+    assert (items["dashboard"]["outcome"], items["permissions"]["outcome"]) == ("created", "failed")
+    assert items["public-dashboard"]["outcome"] == "created"
+    assert grafana.public_dashboard(uid)["uid"] == "status-pub"  # type: ignore[index]

@@ -62,3 +62,17 @@ def git_cli(tmp_path: Path, grafana: GrafanaSandbox, **source: object) -> Cli:
     return Cli(
         write_config(tmp_path / "dashvault.toml", [grafana_source(grafana.url, api="legacy", **source)])
     )
+
+
+def flip(path: Path, offset: int) -> None:
+    path.chmod(0o644)
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def damage_loose(repo: Path, sha: str) -> None:
+    """Unpack everything (plain git), then flip a byte in the middle of one object's zlib stream."""
+    loosen(repo)
+    loose = repo / ".git" / "objects" / sha[:2] / sha[2:]
+    flip(loose, loose.stat().st_size // 2)

@@ -7,21 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.storage.integrity_support import git, git_cli, loosen
-
-
-def flip(path: Path, offset: int) -> None:
-    path.chmod(0o644)
-    data = bytearray(path.read_bytes())
-    data[offset] ^= 0xFF
-    path.write_bytes(bytes(data))
-
-
-def damage_loose(repo: Path, sha: str) -> None:
-    """Unpack everything (plain git), then flip a byte in the middle of one object's zlib stream."""
-    loosen(repo)
-    loose = repo / ".git" / "objects" / sha[:2] / sha[2:]
-    flip(loose, loose.stat().st_size // 2)
+from tests.storage.integrity_support import damage_loose, flip, git, git_cli
 
 
 def damage_packed(repo: Path, sha: str) -> None:
