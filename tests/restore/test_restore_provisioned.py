@@ -44,3 +44,21 @@ def test_a_provisioned_dashboard_is_recorded_and_left_to_its_provisioning(
     assert items[("dashboard", f"1/{owned}")]["outcome"] == "created"
     assert items[("permissions", f"1/{owned}")]["outcome"] == "created"
     assert grafana.get_dashboard(owned) is not None
+
+
+def test_a_provisioned_dashboard_without_a_known_file_is_still_left_to_its_provisioning(
+    tmp_path: Path, grafana: GrafanaSandbox
+) -> None:
+    uid = grafana.add_dashboard({"title": "From a provisioner", "panels": []})
+    grafana.provision(uid, "")  # legacy meta: provisioned, with no provisionedExternalId
+    cli = Cli(write_config(tmp_path / "dashvault.toml", [grafana_source(grafana.url, api="legacy")]))
+    assert cli("backup").exit_code == 0
+    grafana.wipe()
+    res = cli("restore", "--json")
+    assert res.exit_code == 0, res.stderr
+    items = {(i["kind"], i["key"]): i for i in res.json()["plans"][0]["items"]}
+    assert items[("dashboard", f"1/{uid}")]["detail"] == (
+        "provisioned from a file: its provisioning restores it "
+        "(--include-provisioned restores it as an ordinary dashboard)"
+    )
+    assert grafana.get_dashboard(uid) is None
