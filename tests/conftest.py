@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -102,6 +103,11 @@ class Result:
 
     def json(self) -> object:
         return json.loads(self.stdout)
+
+    def log_records(self, event: str) -> list[dict[str, Any]]:
+        """The JSON log lines (`--log-format json`) of one event, in the order they were written."""
+        records = [json.loads(line) for line in self.stderr.splitlines() if line.startswith("{")]
+        return [r for r in records if r["event"] == event]
 
 
 class Cli:

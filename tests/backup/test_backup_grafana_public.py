@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from sandbox.grafana import GrafanaSandbox
 from storage.git import GitStore
+from storage.model import Entry
 from tests.backup.support import latest_entries
 from tests.conftest import Cli, grafana_source, write_config
 from tests.faultproxy import FaultProxy
@@ -16,9 +16,8 @@ from tests.sandbox.grafana_support import board
 LIST = r"^/api/dashboards/public-dashboards\?"
 
 
-def public_entries(repo: Path) -> dict[str, dict[str, Any]]:
-    manifest = json.loads((repo / ".dashvault/manifest.json").read_text())
-    return {e["key"]: e for e in manifest["entries"] if e["kind"] == "public-dashboard"}
+def public_entries(repo: Path) -> dict[str, Entry]:
+    return {key: e for (kind, key), e in latest_entries(GitStore(repo)).items() if kind == "public-dashboard"}
 
 
 def shared_pair(tmp_path: Path, grafana: GrafanaSandbox, url: str) -> tuple[Cli, str, str]:
@@ -37,7 +36,7 @@ def test_a_public_dashboard_missing_from_the_listing_is_read_and_keeps_its_title
 ) -> None:
     cli, first, second = shared_pair(tmp_path, grafana, hostile.url)
     before = public_entries(tmp_path / "backups")
-    assert {k: e["title"] for k, e in before.items()} == {
+    assert {k: e.title for k, e in before.items()} == {
         f"1/{first}": "Status page",
         f"1/{second}": "Uptime",
     }

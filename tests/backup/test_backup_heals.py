@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from sandbox.grafana import GrafanaSandbox
@@ -29,8 +27,7 @@ def test_a_blob_removed_from_the_bucket_is_stored_again_by_the_next_backup(
     # Nothing changed live: the dashboard would be taken as unchanged, and its blob never written.
     res = cli("--log-format", "json", "backup", "--json")
     assert res.exit_code == 0, res.stdout
-    records = [json.loads(line) for line in res.stderr.splitlines() if line.startswith("{")]
-    [heal] = [r for r in records if r["event"] == "store.heal"]
+    [heal] = res.log_records("store.heal")
     assert heal["message"] == "stored contents are missing, reading them again"
     assert (heal["source"], heal["fields"]["items"], heal["level"]) == ("grafana", 1, "warning")
     assert key in bucket_listing(s3)

@@ -6,7 +6,6 @@ json`), whose `event`, `source` and fields are what alerting and log searches ke
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from pathlib import Path
@@ -17,12 +16,7 @@ from sandbox.grafana import GrafanaSandbox
 from sources.config import GrafanaSourceConfig
 from storage.git import GitStore
 from tests.backup.support import latest_entries
-from tests.conftest import TOKEN, Cli, Result, S3Target, grafana_source, write_config
-
-
-def log_records(res: Result, event: str) -> list[dict[str, object]]:
-    records = [json.loads(line) for line in res.stderr.splitlines() if line.startswith("{")]
-    return [r for r in records if r["event"] == event]
+from tests.conftest import TOKEN, Cli, S3Target, grafana_source, write_config
 
 
 def test_unreliable_listings_in_two_orgs_are_both_reported_and_the_rest_is_still_read(
@@ -43,7 +37,7 @@ def test_unreliable_listings_in_two_orgs_are_both_reported_and_the_rest_is_still
     assert res.exit_code == 1, res.stdout + res.stderr
 
     # Each listing that missed a live dashboard is listed again once, and says so with what it missed.
-    relists = log_records(res, "listing.relist")
+    relists = res.log_records("listing.relist")
     assert [(r["message"], r["source"], r["level"], r["fields"]) for r in relists] == [
         (
             "listing missed live objects, listing again",
@@ -53,7 +47,7 @@ def test_unreliable_listings_in_two_orgs_are_both_reported_and_the_rest_is_still
         )
         for org in (1, second)
     ]
-    records = log_records(res, "source.incomplete")
+    records = res.log_records("source.incomplete")
     assert [(r["message"], r["source"], r["level"]) for r in records] == [
         ("listing unreliable", "grafana", "error")
     ] * 2
@@ -95,7 +89,7 @@ def test_a_kept_permissions_entry_whose_blob_is_gone_is_a_failure_not_a_silent_k
         }
     ]
     [warning] = status["warnings"]
-    records = log_records(res, "source.warning")
+    records = res.log_records("source.warning")
     assert [(r["message"], r["source"], r["level"], r["fields"]) for r in records] == [
         ("source warning", "grafana", "warning", {"error": warning})
     ]
@@ -117,7 +111,7 @@ def test_a_dashboard_that_cannot_be_read_is_logged_once_with_its_kind_key_and_er
         ("dashboard", f"1/{uids[2]}", ""),
         ("permissions", f"1/{uids[2]}", "dashboard"),
     ]
-    records = log_records(res, "item.failed")
+    records = res.log_records("item.failed")
     assert [(r["message"], r["source"], r["level"], r["fields"]) for r in records] == [
         (
             "item failed",
@@ -161,7 +155,7 @@ def test_a_source_whose_listing_fails_is_logged_once_with_its_error(
     assert res.exit_code == 1, res.stdout + res.stderr
     status = res.json()["sources"]["grafana"]  # type: ignore[index]
     assert status["complete"] is False and "401" in status["error"], status
-    records = log_records(res, "source.failed")
+    records = res.log_records("source.failed")
     assert [(r["message"], r["source"], r["level"], r["fields"]) for r in records] == [
         ("listing failed", "grafana", "error", {"error": status["error"]})
     ]
@@ -220,7 +214,7 @@ def test_each_run_logs_that_it_finished_with_its_snapshot(tmp_path: Path, grafan
     for _ in range(2):  # the second run changes nothing: no snapshot
         res = cli("--log-format", "json", "-v", "backup", "--json")
         assert res.exit_code == 0, res.stdout + res.stderr
-        said += [(r["message"], r["level"], r["fields"]) for r in log_records(res, "run.finished")]
+        said += [(r["message"], r["level"], r["fields"]) for r in res.log_records("run.finished")]
     [snap] = GitStore(tmp_path / "backups").snapshots()
     assert said == [
         ("run finished", "info", {"snapshot": snap.id, "ok": True}),

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -79,8 +78,7 @@ def test_permissions_of_a_dashboard_whose_restore_failed_are_not_applied(
     assert items[("dashboard", "1/refused")]["outcome"] == "failed"
     assert "403" in items[("dashboard", "1/refused")]["detail"]
     # The failure is logged once, for alerting, with the item and the target's own reason.
-    records = [json.loads(line) for line in res.stderr.splitlines() if line.startswith("{")]
-    failed = [r for r in records if r["event"] == "restore.failed"]
+    failed = res.log_records("restore.failed")
     assert [(r["message"], r["level"], r["source"], r["fields"]) for r in failed] == [
         (
             "restore failed",
