@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import re
 import threading
 import time
@@ -261,6 +260,7 @@ def test_requests_are_spaced_by_the_rate_limit(arduino: ArduinoSandbox) -> None:
         client.list_dashboards()  # the token first
         arduino.clear_requests()
         threads = [threading.Thread(target=client.list_dashboards) for _ in range(12)]
+        started = time.time()  # the sandbox stamps arrivals with time.time() too
         for t in threads:
             t.start()
         for t in threads:
@@ -269,10 +269,11 @@ def test_requests_are_spaced_by_the_rate_limit(arduino: ArduinoSandbox) -> None:
         client.close()
     times = sorted(r.time for r in arduino.logged_requests())
     assert len(times) == 12
-    gaps = [b - a for a, b in itertools.pairwise(times)]
-    # 1/20 s apart on the client; the loopback may shift an arrival by a few milliseconds.
-    assert min(gaps) >= 0.035, gaps
-    assert times[-1] - times[0] >= 11 * 0.05 * 0.9
+    # The k-th request leaves the client no earlier than k/20 s after the start, and nothing arrives
+    # before it is sent, so the k-th arrival is no earlier either. Gaps between arrivals are not checked:
+    # a busy machine delays some arrivals and bunches them, while this bound holds on any machine.
+    late = [(k, t - started) for k, t in enumerate(times) if t - started < k * 0.05 - 0.001]
+    assert not late, late
 
 
 def test_rate_limiter_spacing_is_exact() -> None:
