@@ -29,7 +29,7 @@ def latest_hashes(repo: Path) -> dict[tuple[str, str], str]:
 
 @pytest.fixture
 def populated(grafana: GrafanaSandbox):
-    return populate(grafana, dashboards=300, depth=3, seed=7)
+    return populate(grafana, dashboards=120, depth=3, seed=7)
 
 
 def test_full_backup_of_nested_folders_and_permissions(tmp_path, grafana, populated):
@@ -38,7 +38,7 @@ def test_full_backup_of_nested_folders_and_permissions(tmp_path, grafana, popula
     assert res.exit_code == 0, res.stderr
     repo = tmp_path / "backups"
 
-    assert len(repo_files(repo, "dashboards")) == 300
+    assert len(repo_files(repo, "dashboards")) == len(populated.dashboards) == 120
     folder_files = repo_files(repo, "folders")
     assert len(folder_files) == len(populated.folders) == len(grafana.folders())
     # Every folder file records its parent, and the nesting is three levels deep.
@@ -170,7 +170,7 @@ def test_auto_picks_apis_when_advertised(tmp_path, grafana, populated):
 
 
 def test_rate_limits_and_unavailability_are_retried(tmp_path, grafana):
-    populate(grafana, dashboards=60, depth=2, seed=3)
+    populate(grafana, dashboards=30, depth=2, seed=3)
     clean = write_config(tmp_path / "clean" / "dashvault.toml", [grafana_source(grafana.url, api="legacy")])
     assert Cli(clean)("backup").exit_code == 0
 

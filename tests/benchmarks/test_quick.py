@@ -17,7 +17,17 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def quick() -> str:
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick"],
+        # Fewer dashboards and less latency than --quick's own: the rows and the store checks are what is
+        # tested here, not the numbers.
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "run.py"),
+            "--quick",
+            "--dashboards",
+            "20",
+            "--latency-ms",
+            "1",
+        ],
         capture_output=True,
         text=True,
         timeout=240,

@@ -14,7 +14,7 @@ def test_json_logs_parse_and_never_carry_secrets(tmp_path, grafana):
     arduino = start_sandbox()
     try:
         populate_arduino(arduino, dashboards=4, spaces=("",), seed=5)
-        grafana.rate_429 = 0.2  # retries log too
+        grafana.rate_429 = 0.1  # retries log too
         grafana.retry_after = 0
         wrong = "glsa_wrong_" + TOKEN
         cfg = write_config(

@@ -50,7 +50,7 @@ def rollback_setup(tmp_path: Path, grafana: GrafanaSandbox, api: str) -> tuple[C
 
 @pytest.mark.parametrize("api", APIS)
 def test_disaster_drill_restores_every_hash(tmp_path, grafana, api):
-    populate(grafana, dashboards=300, depth=3, seed=11)
+    populate(grafana, dashboards=100, depth=3, seed=11)
     cli = setup(tmp_path, grafana, api)
     assert cli("backup").exit_code == 0
     before = hashes(tmp_path / "backups")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -149,10 +148,9 @@ def test_populate_without_permissions_and_into_another_org(sb: GrafanaSandbox) -
     assert len(sb.dashboards(org)) == 35
 
 
-def test_populate_ten_thousand_is_fast(sb: GrafanaSandbox) -> None:
-    started = time.monotonic()
+def test_populate_ten_thousand(sb: GrafanaSandbox) -> None:
+    # The benchmark's size. How fast it populates is measured by benchmarks/run.py, not asserted here.
     pop = populate(sb, dashboards=10_000, seed=1)
-    assert time.monotonic() - started < 8
     assert len(sb.dashboards()) == 10_000 == len(set(pop.dashboards))
     first, second = (sb.get_dashboard(u) for u in pop.dashboards[:2])
     assert first is not None and second is not None
