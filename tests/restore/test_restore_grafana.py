@@ -12,7 +12,7 @@ import pytest
 
 from sandbox.generate import Population, populate
 from sandbox.grafana import GrafanaSandbox
-from tests.conftest import TOKEN, Cli, grafana_source, write_config
+from tests.conftest import TOKEN, Cli, Result, grafana_source, write_config
 
 APIS = ["legacy", "apis"]
 
@@ -29,6 +29,11 @@ def selected(res, kind: str = "dashboard") -> list[dict]:
 
 def writes(grafana: GrafanaSandbox) -> list[str]:
     return [f"{r.method} {r.path}" for r in grafana.write_requests()]
+
+
+def replans(res: Result) -> list[tuple[str, str, dict[str, object]]]:
+    """The `restore.replan` JSON log records: (message, level, fields)."""
+    return [(r["message"], r["level"], r["fields"]) for r in res.log_records("restore.replan")]
 
 
 def setup(tmp_path: Path, grafana: GrafanaSandbox, api: str, **extra: object) -> Cli:
@@ -246,10 +251,13 @@ def test_concurrent_edit_between_plan_and_write_is_never_clobbered(tmp_path, gra
     # saves the dashboard between our read and our write.
     grafana.edit_before_write[uid] = {"description": "saved by someone else meanwhile"}
     grafana.clear_requests()
-    res = cli("restore", "--snapshot", first, "--key", uid, "--json")
+    res = cli("-v", "--log-format", "json", "restore", "--snapshot", first, "--key", uid, "--json")
     assert res.exit_code == 0, res.stderr
     [item] = selected(res)
     assert item["outcome"] == "conflict"
+    assert replans(res) == [
+        ("re-planned after a concurrent change", "info", {"key": item["key"], "action": "conflict"})
+    ]
     # The detail carries Grafana's own reason for the refusal (legacy: 412, /apis: 409 Conflict).
     reason = {"11": "changed by someone else", "12": "Use overwrite flag"}[grafana.grafana_version[:2]]
     reason = reason if api == "legacy" else "the object has been modified"
@@ -268,10 +276,14 @@ def test_a_save_that_changed_nothing_between_plan_and_write_does_not_block_the_r
     # the write is refused as stale, the re-read still matches the newest snapshot, so it is an update.
     grafana.edit_before_write[uid] = {}
     grafana.clear_requests()
-    res = cli("restore", "--snapshot", first, "--key", uid, "--json")
+    res = cli("-v", "--log-format", "json", "restore", "--snapshot", first, "--key", uid, "--json")
     assert res.exit_code == 0, res.stderr
     [item] = selected(res)
     assert item["outcome"] == "updated", item
+    # The re-plan is logged with what it decided: the live dashboard still matches the newest snapshot.
+    assert replans(res) == [
+        ("re-planned after a concurrent change", "info", {"key": item["key"], "action": "update"})
+    ]
     assert grafana.get_dashboard(uid)["description"] == original != "v2"
     assert len(writes(grafana)) == 2, writes(grafana)
 
