@@ -141,10 +141,11 @@ class RestorePlan:
         return [i for i in self.items if i.action is Action.CONFLICT]
 
     def counts(self) -> dict[str, int]:
-        key = "outcome" if any(i.outcome is not Outcome.PLANNED for i in self.items) else "action"
+        """Items per outcome once the plan has run, per planned action before."""
+        executed = any(i.outcome is not Outcome.PLANNED for i in self.items)
         out: dict[str, int] = {}
         for i in self.items:
-            value = i.outcome.value if key == "outcome" else i.action.value
+            value = i.outcome.value if executed else i.action.value
             out[value] = out.get(value, 0) + 1
         return out
 
