@@ -6,14 +6,23 @@ json`), whose `event`, `source` and fields are what alerting and log searches ke
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+import backup.grafana
 from backup.grafana import GrafanaCollector
 from backup.run import BackupRun
+from sandbox.generate import populate
 from sandbox.grafana import GrafanaSandbox
 from sources.config import GrafanaSourceConfig
+from storage.errors import StoreError
 from storage.git import GitStore
 from tests.backup.support import latest_entries
 from tests.conftest import TOKEN, Cli, S3Target, grafana_source, write_config
@@ -220,3 +229,85 @@ def test_each_run_logs_that_it_finished_with_its_snapshot(tmp_path: Path, grafan
         ("run finished", "info", {"snapshot": snap.id, "ok": True}),
         ("run finished", "info", {"snapshot": None, "ok": True}),
     ]
+
+
+def test_a_collector_that_crashes_keeps_its_entries_and_loses_no_other_source(
+    tmp_path: Path, grafana: GrafanaSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(4):
+        grafana.add_dashboard({"title": f"Board {n}"})
+    sources = [grafana_source(grafana.url, name=name, api="legacy") for name in ("first", "second")]
+    cli = Cli(write_config(tmp_path / "dashvault.toml", sources))
+    assert cli("backup").exit_code == 0
+    store = GitStore(tmp_path / "backups")
+    before = latest_entries(store)
+    late = grafana.add_dashboard({"title": "Late"})
+    real = backup.grafana.dashboard_item_legacy
+
+    def buggy(source: str, org: int, data: dict[str, Any], digest: str = "") -> Any:
+        if source == "first" and data["dashboard"]["uid"] == late:
+            raise KeyError("panels")  # a bug in reading one dashboard: not a SourceError
+        return real(source, org, data, digest=digest)
+
+    monkeypatch.setattr(backup.grafana, "dashboard_item_legacy", buggy)
+    res = cli("--log-format", "json", "backup", "--json")
+
+    assert res.exit_code == 1, res.stdout + res.stderr
+    status = res.json()["sources"]  # type: ignore[index]
+    assert status["first"]["complete"] is False
+    assert status["first"]["error"] == "first: unexpected error: KeyError('panels')"
+    assert (status["first"]["deleted"], status["second"]["deleted"]) == (0, 0)
+    assert (status["second"]["complete"], status["second"]["added"]) == (True, 2)  # Late and its ACL
+    [record] = res.log_records("source.crashed")
+    assert (record["message"], record["level"], record["source"], record.get("fields")) == (
+        "source crashed",
+        "error",
+        "first",
+        None,
+    )
+    assert record["exception"].endswith("KeyError: 'panels'"), record["exception"]
+    # The crashed source keeps every entry it had; the other one has the new dashboard.
+    after = {e.ident for e in store.manifest(store.snapshots()[0].id).entries}
+    assert {e.ident for e in before.values() if e.source == "first"} <= after
+    assert ("second", "dashboard", f"1/{late}") in after
+
+
+def _kill_fast_import() -> None:
+    """Kill the `git fast-import` this process started (the run's store writer), as a crash would."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            stat = (proc / "stat").read_text()
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid() and b"fast-import" in cmdline:
+            os.kill(int(proc.name), signal.SIGKILL)
+            return
+    raise AssertionError("no git fast-import is running under this process")
+
+
+def test_a_store_failing_mid_run_stops_the_sources_fetching_before_the_error_is_raised(
+    tmp_path: Path, grafana: GrafanaSandbox
+) -> None:
+    populate(grafana, dashboards=80, depth=1, seed=40, permissions=False)
+    name = "fetch-stopped"
+    config = GrafanaSourceConfig(name=name, type="grafana", url=grafana.url, token=TOKEN, api="legacy")
+    items = 0
+
+    def on_item(source: str) -> None:
+        nonlocal items
+        items += 1
+        if items == 3:  # the writer has its fast-import by now (items were put)
+            _kill_fast_import()
+
+    run = BackupRun(GitStore(tmp_path / "repo"), [GrafanaCollector(config)], on_item=on_item)
+    with pytest.raises(StoreError, match="git fast-import failed") as raised:
+        run.execute()
+
+    # The error, still held here, keeps the run's frames (and the collector's generator) alive; the
+    # source's fetch pool is shut down all the same, so no read of Grafana goes on behind the error.
+    assert [t.name for t in threading.enumerate() if t.name.startswith(f"{name}-fetch")] == []
+    assert "Broken pipe" in str(raised.value.__cause__)
+    assert items < 2 * 80  # it failed at a write in the middle of the run, not at the commit
