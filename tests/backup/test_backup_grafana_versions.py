@@ -49,8 +49,15 @@ def test_a_v2_dashboard_is_captured_whole_through_its_own_version(tmp_path, g12:
     g12.add_v2_dashboard("dyn", spec, folder_uid="ops")
     g12.add_dashboard({"uid": "classic", "title": "Classic", "schemaVersion": 39, "panels": []})
     cli = Cli(write_config(tmp_path / "dashvault.toml", [grafana_source(g12.url, api=api)]))
+    g12.clear_requests()
     res = cli("backup")
     assert res.exit_code == 0, res.stdout + res.stderr
+    # Each is read once, in the version it is kept in: a dashboard the /apis listing gave whole is not
+    # asked for again, and one that /api answers 406 is read through v2 only, not the default first.
+    reads = sorted(r.path for r in g12.logged_requests() if r.path.rsplit("/", 1)[1] in ("classic", "dyn"))
+    v2_read = "/apis/dashboard.grafana.app/v2beta1/namespaces/default/dashboards/dyn"
+    legacy_reads = ["/api/dashboards/uid/classic", "/api/dashboards/uid/dyn"]
+    assert reads == (legacy_reads if api == "legacy" else []) + [v2_read]
     repo = tmp_path / "backups"
     # Never the hollow v1beta1 view (12.1: an empty spec; 12.2: a lossy conversion).
     assert stored(repo, "dyn") == {"apiVersion": "v2beta1", "dashboard": spec, "folderUid": "ops"}

@@ -26,6 +26,7 @@ from storage.errors import StoreError
 from storage.git import GitStore
 from tests.backup.support import latest_entries
 from tests.conftest import TOKEN, Cli, S3Target, grafana_source, write_config
+from tests.storage.integrity_support import git
 
 
 def test_unreliable_listings_in_two_orgs_are_both_reported_and_the_rest_is_still_read(
@@ -311,3 +312,39 @@ def test_a_store_failing_mid_run_stops_the_sources_fetching_before_the_error_is_
     assert [t.name for t in threading.enumerate() if t.name.startswith(f"{name}-fetch")] == []
     assert "Broken pipe" in str(raised.value.__cause__)
     assert items < 2 * 80  # it failed at a write in the middle of the run, not at the commit
+
+
+def test_changes_of_the_first_of_two_sources_make_a_snapshot_that_names_them(
+    tmp_path: Path, grafana: GrafanaSandbox
+) -> None:
+    uids = [grafana.add_dashboard({"title": f"Board {n}"}) for n in range(4)]
+    org2 = grafana.add_org("Second")
+    grafana.add_dashboard({"title": "Theirs"}, org=org2)
+    token = grafana.add_service_account("backup", "Admin", org=org2)
+    sources = [
+        grafana_source(grafana.url, name="first", api="legacy", orgs=[1]),
+        grafana_source(grafana.url, name="second", api="legacy", orgs=[org2], token=token),
+    ]
+    cli = Cli(write_config(tmp_path / "dashvault.toml", sources))
+    assert cli("backup").exit_code == 0
+    new = grafana.add_dashboard({"title": "New"})
+    grafana.update_dashboard(uids[1], {"description": "edited"})
+    grafana.delete_dashboard(uids[2])
+
+    # Only the first source changed; the second, run beside it and reported last, did not.
+    res = cli("backup", "--json")
+
+    assert res.exit_code == 0, res.stdout + res.stderr
+    snapshot = res.json()["snapshot"]  # type: ignore[index]
+    assert [s.id for s in GitStore(tmp_path / "backups").snapshots()][:1] == [snapshot]
+    body = git(tmp_path / "backups", "log", "-1", "--format=%B", snapshot).split("\n\n")[1]
+    assert body.splitlines() == [
+        "added:",
+        f"  - New (first dashboard 1/{new})",
+        f"  - New (first permissions 1/{new})",
+        "changed:",
+        f"  - Board 1 (first dashboard 1/{uids[1]})",
+        "deleted:",
+        f"  - Board 2 (first dashboard 1/{uids[2]})",
+        f"  - Board 2 (first permissions 1/{uids[2]})",
+    ]
