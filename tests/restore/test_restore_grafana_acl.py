@@ -101,6 +101,38 @@ def test_a_viewer_token_backs_up_warns_once_and_carries_permissions_forward(
     assert listed["sources"]["grafana"]["warnings"] == [warning]
 
 
+def test_acl_reads_refused_while_others_are_in_flight_are_all_carried_forward(
+    tmp_path: Path, grafana: GrafanaSandbox
+) -> None:
+    population = populate(grafana, dashboards=24, depth=1, seed=34, permissions=False)
+    admin = Cli(write_config(tmp_path / "dashvault.toml", [grafana_source(grafana.url, api="legacy")]))
+    assert admin("backup").exit_code == 0
+    store = GitStore(tmp_path / "backups")
+
+    def acls(snapshot: str) -> dict[str, str]:
+        return {e.key: e.hash for e in store.manifest(snapshot).entries if e.kind == "permissions"}
+
+    before = acls(store.snapshots()[0].id)
+    grafana.update_dashboard(population.dashboards[0], {"description": "edited"})  # a snapshot to read
+    viewer_token = grafana.add_service_account("reader", "Viewer")
+    source = grafana_source(grafana.url, api="legacy", token=viewer_token, concurrency=8)
+    viewer = Cli(write_config(tmp_path / "viewer.toml", [source]))
+    # With latency, eight objects' ACL reads are under way when the first 403 comes back: the ones
+    # refused after it are not the first, and each must still keep its ACL.
+    grafana.latency = 0.03
+    grafana.clear_requests()
+
+    res = viewer("backup", "--json")
+
+    assert res.exit_code == 0, res.stdout + res.stderr
+    refused = [r for r in grafana.logged_requests() if r.path.endswith("/permissions") and r.status == 403]
+    assert len(refused) > 1
+    status = res.json()["sources"]["grafana"]
+    assert (status["changed"], status["deleted"], status["failed"], len(status["warnings"])) == (1, 0, 0, 1)
+    assert len(before) == len(population.folders) + len(population.dashboards)
+    assert acls(res.json()["snapshot"]) == before
+
+
 def test_check_says_what_each_token_lacks(tmp_path: Path, grafana: GrafanaSandbox) -> None:
     populate(grafana, dashboards=5, depth=1, seed=33, permissions=False)
     tokens = {
