@@ -100,9 +100,15 @@ def test_a_failed_conversion_is_an_item_failure_never_a_hollow_entry(tmp_path, g
     grafana_12.add_dashboard({"uid": "ancient", "title": "Ancient", "schemaVersion": 6, "panels": []})
     grafana_12.dashboard_versions = ("v1beta1", "v2beta1")
     cli = Cli(write_config(tmp_path / "dashvault.toml", [grafana_source(grafana_12.url, api="apis")]))
-    res = cli("backup")
+    res = cli("backup", "--json")
     assert res.exit_code == 1
-    assert "conversion failed" in res.stdout + res.stderr
+    failures = res.json()["sources"]["grafana"]["failures"]
+    # The dashboard fails, and its ACL with it (never read, so never recorded as gone).
+    assert [(f["kind"], f["key"], f["follows"]) for f in failures] == [
+        ("dashboard", "1/ancient", ""),
+        ("permissions", "1/ancient", "dashboard"),
+    ]
+    assert "conversion failed" in failures[0]["error"]
     entries = manifest(tmp_path / "backups")
     assert ("dashboard", "1/ancient") not in entries
     # Read through v1beta1, the migrated spec is labelled with the version it came from.
