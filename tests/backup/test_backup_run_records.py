@@ -11,6 +11,7 @@ import signal
 import threading
 import time
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +146,10 @@ def test_progress_is_reported_per_source_for_every_result(tmp_path: Path, grafan
     started = time.monotonic()
     report = BackupRun(GitStore(tmp_path / "repo"), collectors, on_item=seen.append).execute()
     assert 0 < report.duration <= time.monotonic() - started  # the run's own wall time, for the metric
+    # The run's time is UTC, whatever the machine's zone, in the report and in the snapshot.
+    [snapshot] = GitStore(tmp_path / "repo").snapshots()
+    assert report.time.utcoffset() == snapshot.time.utcoffset() == timedelta(0)
+    assert report.time == snapshot.time
     items = {name: r.status.items for name, r in report.sources.items()}
     assert items == {"first": 8, "second": 8}  # four dashboards and their four ACLs each
     assert Counter(seen) == items
