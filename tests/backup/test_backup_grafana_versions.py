@@ -114,3 +114,26 @@ def test_a_failed_conversion_is_an_item_failure_never_a_hollow_entry(tmp_path, g
     # Read through v1beta1, the migrated spec is labelled with the version it came from.
     fine = stored(tmp_path / "backups", "fine")
     assert (fine["apiVersion"], fine["dashboard"]["schemaVersion"]) == ("v1beta1", 42)
+
+
+def test_a_v2_dashboard_on_a_server_that_no_longer_serves_v2_is_a_failure_naming_it(tmp_path, grafana_12):
+    grafana_12.add_v2_dashboard("dyn", v2_spec("Dynamic"))
+    grafana_12.add_dashboard({"uid": "classic", "title": "Classic", "schemaVersion": 39, "panels": []})
+    grafana_12.dashboard_versions = ("v1beta1", "v0alpha1")  # v2 turned off since it was saved
+    cli = Cli(write_config(tmp_path / "dashvault.toml", [grafana_source(grafana_12.url, api="apis")]))
+    res = cli("backup", "--json")
+    assert res.exit_code == 1, res.stdout + res.stderr
+    failures = res.json()["sources"]["grafana"]["failures"]
+    assert [(f["kind"], f["key"], f["error"]) for f in failures] == [
+        (
+            "dashboard",
+            "1/dyn",
+            "grafana: dashboard dyn is stored as v2beta1, which the server does not serve",
+        ),
+        (
+            "permissions",
+            "1/dyn",
+            "grafana: dashboard dyn is stored as v2beta1, which the server does not serve",
+        ),
+    ]
+    assert ("dashboard", "1/classic") in manifest(tmp_path / "backups")
