@@ -95,8 +95,14 @@ def test_a_dashboard_read_that_is_not_grafanas_answer_fails_and_deletes_nothing(
         ("html", {"status": 404}, "without Grafana's not-found body"),
         ("json", {"status": 200, "body": {}}, "did not answer a JSON list"),
         ("body_of", {}, "another object's body"),
+        # Grafana's own 404, for an ACL of a dashboard read a moment ago: says nothing about the ACL.
+        (
+            "json",
+            {"status": 404, "body": {"message": "Dashboard not found"}},
+            "grafana: permissions of dashboard {uid} answered 404 although the dashboard was just read",
+        ),
     ],
-    ids=["HTML 404", "200 {}", "another object's ACL"],
+    ids=["HTML 404", "200 {}", "another object's ACL", "Grafana's 404"],
 )
 def test_a_permissions_read_that_is_not_grafanas_answer_fails_and_deletes_nothing(
     tmp_path: Path,
@@ -115,7 +121,7 @@ def test_a_permissions_read_that_is_not_grafanas_answer_fails_and_deletes_nothin
     out, changes = second_backup(cli, tmp_path)
     failed = failures(out)
     assert set(failed) == {("permissions", f"1/{uid}")}
-    assert says in failed[("permissions", f"1/{uid}")]
+    assert says.format(uid=uid) in failed[("permissions", f"1/{uid}")]
     assert changes.get("deleted", []) == []
 
 
