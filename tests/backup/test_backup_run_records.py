@@ -225,12 +225,15 @@ def test_sources_left_out_of_a_run_keep_their_entries(tmp_path: Path, grafana: G
 def test_each_run_logs_that_it_finished_with_its_snapshot(tmp_path: Path, grafana: GrafanaSandbox) -> None:
     grafana.add_dashboard({"title": "Board"})
     cli = Cli(write_config(tmp_path / "dashvault.toml", [grafana_source(grafana.url, api="legacy")]))
-    said = []
+    said, runs = [], []
     for _ in range(2):  # the second run changes nothing: no snapshot
         res = cli("--log-format", "json", "-v", "backup", "--json")
         assert res.exit_code == 0, res.stdout + res.stderr
         said += [(r["message"], r["level"], r["fields"]) for r in res.log_records("run.finished")]
+        runs.append(res.json()["run"])  # type: ignore[index]
     [snap] = GitStore(tmp_path / "backups").snapshots()
+    # The report names its run: the first is the snapshot's, the second another one.
+    assert runs[0] == snap.run and runs[1] not in ("", None, snap.run)
     assert said == [
         ("run finished", "info", {"snapshot": snap.id, "ok": True}),
         ("run finished", "info", {"snapshot": None, "ok": True}),
