@@ -16,8 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from backup.grafana import GrafanaCollector
+from backup.run import BackupRun
 from sandbox.generate import populate
 from sandbox.grafana import DASHBOARD_API, GrafanaSandbox
+from sources.config import GrafanaSourceConfig
 from storage.git import GitStore
 from tests.backup.support import (
     assert_store_intact,
@@ -188,6 +191,25 @@ def test_deleting_one_more_than_max_delete_fraction_is_held_back(
     assert res.exit_code == 0, res.stdout + res.stderr
     assert dashboard_keys(store) == {f"1/{u}" for u in population.dashboards[at_limit + 1 :]}
     assert last_status(cli)["deleted"] == 2 * (at_limit + 1)  # with their permissions items
+
+
+def test_a_run_built_with_the_defaults_holds_back_a_mass_deletion(
+    tmp_path: Path, grafana: GrafanaSandbox
+) -> None:
+    # The Python API (as the benchmarks use it) guards as the CLI does: 0.5, no override.
+    uids = [grafana.add_dashboard({"title": f"Board {n}"}) for n in range(4)]
+    config = GrafanaSourceConfig(name="grafana", type="grafana", url=grafana.url, token=TOKEN, api="legacy")
+    store = GitStore(tmp_path / "repo")
+    assert BackupRun(store, [GrafanaCollector(config)]).execute().ok
+    for uid in uids[:3]:
+        grafana.delete_dashboard(uid)
+
+    report = BackupRun(store, [GrafanaCollector(config)]).execute()
+
+    source = report.sources["grafana"]
+    assert (source.status.complete, source.guarded_deletions, source.status.deleted) == (False, 6, 0)
+    assert "3 of 4 dashboard items vanished (more than max_delete_fraction 0.5)" in str(source.status.error)
+    assert dashboard_keys(store) == {f"1/{u}" for u in uids}
 
 
 def test_a_vanished_folder_tree_is_held_back_though_no_dashboard_vanished(
