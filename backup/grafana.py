@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from backup.collector import ItemFailure, ListingIncomplete, Result, SourceWarning, Unchanged
@@ -32,6 +33,8 @@ from storage.model import Entry, Item
 
 log = logging.getLogger("dashvault.backup")
 
+_NOTHING_KNOWN: Mapping[tuple[str, str], Entry] = MappingProxyType({})
+
 # One object's read: what it yields (the object, what rides on it, or its failure).
 Task = Callable[[], list[Result]]
 
@@ -56,14 +59,12 @@ class GrafanaCollector:
     def resolve_api(self) -> str:
         return self.client.resolve_api()
 
-    def collect(
-        self, known: Mapping[tuple[str, str], Entry] | Iterable[tuple[str, str]] = ()
-    ) -> Iterator[Result]:
-        """Yield every item; `known` (kind, key) pairs that the listing misses are re-checked one by one.
+    def collect(self, known: Mapping[tuple[str, str], Entry] = _NOTHING_KNOWN) -> Iterator[Result]:
+        """Yield every item; `known` entries that the listing misses are re-checked one by one.
 
-        Given the previous entries, an /apis dashboard whose resourceVersion is unchanged is `Unchanged`.
+        An /apis dashboard whose resourceVersion is that of its entry is `Unchanged`.
         """
-        self._previous = known if isinstance(known, Mapping) else {}
+        self._previous = known
         known_set = set(known)
         try:
             self.api_used = self.resolve_api()
