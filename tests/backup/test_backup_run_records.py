@@ -231,6 +231,8 @@ def test_each_run_logs_that_it_finished_with_its_snapshot(tmp_path: Path, grafan
         assert res.exit_code == 0, res.stdout + res.stderr
         said += [(r["message"], r["level"], r["fields"]) for r in res.log_records("run.finished")]
         runs.append(res.json()["run"])  # type: ignore[index]
+        status = res.json()["sources"]["grafana"]  # type: ignore[index]
+        assert (status["complete"], status["failed"], status["error"]) == (True, 0, None)
     [snap] = GitStore(tmp_path / "backups").snapshots()
     # The report names its run: the first is the snapshot's, the second another one.
     assert runs[0] == snap.run and runs[1] not in ("", None, snap.run)
