@@ -104,6 +104,11 @@ class Result:
     def json(self) -> object:
         return json.loads(self.stdout)
 
+    def cells(self) -> str:
+        """stdout without spacing and table borders: what a table says, however it wrapped its cells
+        (a long path moves a wrap point)."""
+        return "".join(ch for ch in self.stdout if not ch.isspace() and ch not in "│┃")
+
     def log_records(self, event: str) -> list[dict[str, Any]]:
         """The JSON log lines (`--log-format json`) of one event, in the order they were written."""
         records = [json.loads(line) for line in self.stderr.splitlines() if line.startswith("{")]

@@ -214,12 +214,12 @@ def test_wrong_secret_is_reported_without_the_secret(tmp_path: Path, arduino: Ar
     assert CLIENT_SECRET not in res.stdout + res.stderr and CLIENT_ID not in res.stdout + res.stderr
     res = cli("check")
     assert res.exit_code == 1
-    assert "client_id and client_secret" in res.stdout and CLIENT_SECRET not in res.stdout + res.stderr
+    assert "client_idandclient_secret" in res.cells() and CLIENT_SECRET not in res.stdout + res.stderr
 
 
 def test_check_reports_the_space(tmp_path: Path, arduino: ArduinoSandbox) -> None:
     populate_arduino(arduino, dashboards=4, seed=6)
     res = Cli(write_config(tmp_path / "dashvault.toml", two_spaces(arduino.url)))("check")
     assert res.exit_code == 0, res.stdout
-    assert "personal space: 2 dashboards" in res.stdout
-    assert f"organization {ARDUINO_SHARED_SPACE}: 2 dashboards" in res.stdout
+    assert "personalspace:2dashboards" in res.cells()
+    assert f"organization{ARDUINO_SHARED_SPACE}:2dashboards" in res.cells()

@@ -103,6 +103,6 @@ def test_check_fails_a_git_store_path_that_is_a_file(tmp_path: Path) -> None:
     )
     res = run_dashvault("--config", str(cfg), "check")
     assert res.exit_code == 3
-    assert "FAILED" in res.stdout and "is a file, not a directory" in res.stdout
+    assert "FAILED" in res.stdout and "isafile,notadirectory" in res.cells()
     backed = run_dashvault("--config", str(cfg), "backup")
     assert backed.exit_code == 3 and "is a file, not a directory" in one_line_error(backed.stderr)
