@@ -17,7 +17,8 @@ number of requests or for all of them:
 - ``drop_header``: the request forwarded without ``header``, as a server that ignores it;
 - ``done_then_fail``: the request forwarded (the upstream does it), then answered with ``status``.
 
-Every request that reached the proxy is logged with the rule it met (``hits``).
+Every request that reached the proxy is logged with the rule it met (``hits``), and the most requests
+it held at once is kept (``peak_in_flight``): a client's concurrency as the server sees it.
 """
 
 from __future__ import annotations
@@ -83,6 +84,8 @@ class FaultProxy:
     upstream: str
     rules: list[Rule] = field(default_factory=list)
     hits: list[Hit] = field(default_factory=list)
+    in_flight: int = 0
+    peak_in_flight: int = 0
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -118,6 +121,16 @@ class FaultProxy:
     def faulted(self, fault: str | None = None) -> list[Hit]:
         """The requests that met a fault (of kind `fault`)."""
         return [h for h in self.hits if h.fault and (fault is None or h.fault == fault)]
+
+    def reset_peak(self) -> None:
+        """Count the peak of requests in flight afresh from now on."""
+        with self._lock:
+            self.peak_in_flight = self.in_flight
+
+    def _entered(self, delta: int) -> None:
+        with self._lock:
+            self.in_flight += delta
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
 
     def _take(self, method: str, path: str) -> Rule | None:
         with self._lock:
@@ -156,6 +169,13 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
     def _handle(self) -> None:
+        self.owner._entered(1)
+        try:
+            self._answer()
+        finally:
+            self.owner._entered(-1)
+
+    def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS | {"host"}}

@@ -208,7 +208,9 @@ class ArduinoClient:
             retries=config.retries,
             verify=config.verify_tls,
             headers=headers,
-            max_connections=config.concurrency * 2,
+            # The connections are the cap on requests in flight, the listing's pages among them:
+            # `concurrency` is what the server sees at once (tests/backup/test_backup_concurrency.py).
+            max_connections=config.concurrency,
         )
         self._api: str | None = None
         self._api_lock = threading.Lock()

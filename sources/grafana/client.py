@@ -67,7 +67,9 @@ class GrafanaClient:
             connect_timeout=config.connect_timeout,
             retries=config.retries,
             verify=config.verify_tls,
-            max_connections=config.concurrency * 2,
+            # The connections are the cap on requests in flight, the listing's pages among them:
+            # `concurrency` is what the server sees at once (tests/backup/test_backup_concurrency.py).
+            max_connections=config.concurrency,
         )
 
     def close(self) -> None:
