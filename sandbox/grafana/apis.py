@@ -239,8 +239,10 @@ class ApisApi(ResourceViews):
 
     def _apis_dashboard_dto(self, req: Request) -> Response:
         """``.../dashboards/<name>/dto``: the whole dashboard, a large one rebuilt from its blob, with
-        the caller's access (pkg/registry/apis/dashboard/sub_dto.go ``DTOConnector``; the shape of
-        ``access`` is a GUESS from ``DashboardWithAccessInfo``)."""
+        the caller's access (pkg/registry/apis/dashboard/sub_dto.go ``DTOConnector.Connect``: the
+        guardian's answers, ``canStar`` only for a user, never a service account; ``isPublic`` is
+        never set, and the v2 ``DashboardAccess`` serialises it without omitempty, so a v2 version
+        says ``false`` and v0/v1 leave it out: apps/dashboard/pkg/apis/dashboard/v2beta1/types.go)."""
         version = self._dash_version(req)
         name = req.params["name"]
         with self.lock:
@@ -256,16 +258,19 @@ class ApisApi(ResourceViews):
             resource["metadata"]["annotations"].pop("grafana.app/blob", None)
             level = self._level(org, caller, d)
             actions = {"canAdd": level >= 2, "canEdit": level >= 2, "canDelete": level >= 2}
-            resource["access"] = {
+            access: dict[str, Any] = {
                 "slug": slugify(d.title),
                 "url": f"/d/{d.uid}/{slugify(d.title)}",
                 "canSave": level >= 2,
                 "canEdit": level >= 2,
                 "canAdmin": level >= 4,
-                "canStar": True,
+                "canStar": not caller.service_account,
                 "canDelete": level >= 2,
                 "annotationsPermissions": {"dashboard": actions, "organization": actions},
             }
+            if is_v2(version):
+                access["isPublic"] = False
+            resource["access"] = access
             return json_response(resource)
 
     def _apis_get_folder(self, req: Request) -> Response:

@@ -130,8 +130,11 @@ def _v1_to_v2(spec: dict[str, Any]) -> dict[str, Any]:
             }
         )
     time: dict[str, Any] = spec["time"] if isinstance(spec.get("time"), dict) else {}
+    # DashboardSpec.description is optional in the v2beta1 document: carried when the v1 spec has one.
+    described = {"description": spec["description"]} if isinstance(spec.get("description"), str) else {}
     return {
         "title": spec.get("title", ""),
+        **described,
         "tags": spec.get("tags") or [],
         "annotations": [],
         "links": [],

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from sandbox.grafana.conversion import SERVED, V1, convert, is_v2
+from sandbox.grafana.conversion import SERVED, V0, V1, convert, is_v2
 from sandbox.grafana.library import LibraryApi
 from sandbox.grafana.state import _Dashboard, _Folder, _Org, cluster_wide_uid
 from sandbox.server import HTTPError, encode_json
@@ -85,8 +85,16 @@ class ResourceViews(LibraryApi):
             # pkg/registry/apis/dashboard/large.go ``ReduceSpec``: a large dashboard is stored with
             # these keys only and its body in a blob named by an annotation; Get and GetList
             # (pkg/storage/unified/apistore/store.go) do not rebuild it, only ``/dto`` does.
-            keep = ("title", "description", "tags") if is_v2(version) else LARGE_KEPT
-            spec = {k: spec[k] for k in keep if k in spec}
+            if is_v2(version):
+                # ReduceSpec works on the v0 form (conversion.ToInternalDashboardV0), keeps LARGE_KEPT
+                # and converts that back (scheme.Convert): a v2 dashboard is left with a whole v2 spec
+                # that has nothing in it but those keys, as the v2beta1 document's DashboardSpec wants.
+                as_v0, _ = convert(d.model, d.api_version, V0, self._version())
+                spec, _ = convert(
+                    {k: as_v0[k] for k in LARGE_KEPT if k in as_v0}, V0, version, self._version()
+                )
+            else:
+                spec = {k: spec[k] for k in LARGE_KEPT if k in spec}
             size = len(d.model_json())
             digest = hashlib.sha256(d.model_json()).hexdigest()
             annotations["grafana.app/blob"] = f"{d.uid}; size={size}; hash={digest}; mime=application/json"

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from sandbox.generate import populate
@@ -92,6 +93,26 @@ def test_a_large_dashboard_reduced_by_grafana_is_read_whole(tmp_path, grafana_12
     cli = Cli(write_config(tmp_path / "dashvault.toml", [grafana_source(grafana_12.url, api="apis")]))
     assert cli("backup").exit_code == 0
     assert len(stored(tmp_path / "backups", "big")["dashboard"]["panels"]) == 50
+
+
+@pytest.mark.parametrize("api", ["legacy", "apis"])
+def test_a_large_v2_dashboard_reduced_by_grafana_is_read_whole_in_its_own_version(tmp_path, grafana_12, api):
+    grafana_12.large_object_bytes = 3000
+    spec = v2_spec("Big v2", description="y" * 4000)
+    grafana_12.add_v2_dashboard("big2", spec)
+    # Kept reduced: the resource carries the title and description in an otherwise empty v2 spec.
+    path = "/apis/dashboard.grafana.app/v2beta1/namespaces/default/dashboards/big2"
+    kept = httpx.get(grafana_12.url + path, headers={"Authorization": f"Bearer {TOKEN}"}).json()["spec"]
+    assert kept["title"] == "Big v2" and kept["elements"] == {} and kept != spec
+    cli = Cli(write_config(tmp_path / "dashvault.toml", [grafana_source(grafana_12.url, api=api)]))
+    assert cli("backup").exit_code == 0
+    assert stored(tmp_path / "backups", "big2") == {
+        "apiVersion": "v2beta1",
+        "dashboard": spec,
+        "folderUid": "",
+    }
+    dto = [r.path for r in grafana_12.logged_requests() if r.path.endswith("/dto")]
+    assert dto == [path + "/dto"]
 
 
 def test_a_failed_conversion_is_an_item_failure_never_a_hollow_entry(tmp_path, grafana_12):

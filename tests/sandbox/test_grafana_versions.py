@@ -126,3 +126,29 @@ def test_a_large_dashboard_is_reduced_on_list_and_get_and_whole_through_dto(
     assert len(dto["spec"]["panels"]) == 60
     assert "grafana.app/blob" not in dto["metadata"]["annotations"]
     assert dto["access"]["canSave"] is True
+    # sub_dto.go: only a user may star; the v0/v1 DashboardAccess has no isPublic.
+    assert dto["access"]["canStar"] is False and "isPublic" not in dto["access"]
+    as_user = httpx.get(
+        g12.url + f"{BASE}/v0alpha1/namespaces/default/dashboards/{uid}/dto", auth=("admin", "admin")
+    )
+    assert as_user.json()["access"]["canStar"] is True
+
+
+# 12.2: before it, Grafana had no v2 to v0 conversion for ReduceSpec to work on.
+@pytest.mark.parametrize("g12", ["12.2.0"], indirect=True)
+def test_a_large_v2_dashboard_is_kept_as_an_empty_v2_spec_and_whole_through_dto(
+    g12: GrafanaSandbox, api: httpx.Client
+) -> None:
+    g12.large_object_bytes = 2000
+    spec = v2_spec("Big v2", description="x" * 3000, tags=["t"])
+    g12.add_v2_dashboard("big2", spec)
+    path = f"{BASE}/v2beta1/namespaces/default/dashboards/big2"
+    listed = api.get(f"{BASE}/v2beta1/namespaces/default/dashboards").json()["items"][0]
+    for reduced in (listed, api.get(path).json()):
+        # large.go ReduceSpec: the v0 form's title, description and tags, converted back to v2.
+        kept = reduced["spec"]
+        assert (kept["title"], kept["description"], kept["tags"]) == ("Big v2", "x" * 3000, ["t"])
+        assert kept["elements"] == {} and kept["layout"]["kind"] == "GridLayout"
+        assert reduced["metadata"]["annotations"]["grafana.app/blob"].startswith("big2; size=")
+    dto = api.get(path + "/dto").json()
+    assert dto["spec"] == spec and dto["access"]["isPublic"] is False
