@@ -115,6 +115,24 @@ def test_a_large_v2_dashboard_reduced_by_grafana_is_read_whole_in_its_own_versio
     assert dto == [path + "/dto"]
 
 
+@pytest.mark.no_contract("../shared/specs has no v2alpha1 document to check the v2alpha1 read against")
+@pytest.mark.parametrize("api", ["legacy", "apis"])
+def test_a_dashboard_kept_in_v2alpha1_is_read_and_recorded_in_v2alpha1(tmp_path, grafana_12, api):
+    # The legacy 406 names the version the dashboard is kept in (pkg/api/dashboard.go GetDashboard),
+    # the /apis resource says it in status.conversion.storedVersion: read there, not converted.
+    spec = v2_spec("Alpha")
+    grafana_12.add_v2_dashboard("alpha", spec, version="v2alpha1")
+    cli = Cli(write_config(tmp_path / "dashvault.toml", [grafana_source(grafana_12.url, api=api)]))
+    assert cli("backup").exit_code == 0
+    assert stored(tmp_path / "backups", "alpha") == {
+        "apiVersion": "v2alpha1",
+        "dashboard": spec,
+        "folderUid": "",
+    }
+    reads = [r.path for r in grafana_12.logged_requests() if r.path.endswith("/dashboards/alpha")]
+    assert reads == ["/apis/dashboard.grafana.app/v2alpha1/namespaces/default/dashboards/alpha"]
+
+
 def test_a_failed_conversion_is_an_item_failure_never_a_hollow_entry(tmp_path, grafana_12):
     # A release without v0alpha1 serves v0/v1 dashboards migrated, and one too old to migrate fails.
     grafana_12.add_dashboard({"uid": "fine", "title": "Fine", "schemaVersion": 39, "panels": []})
