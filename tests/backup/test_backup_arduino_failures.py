@@ -43,7 +43,9 @@ def test_unreadable_dashboard_and_shares_keep_their_last_entries(tmp_path: Path,
     assert all("500" in f["error"] for f in source["failures"])
     # Counted per object read: the unreadable dashboard (its shares follow it) and one shares list.
     assert (source["failed"], source["deleted"], source["changed"]) == (2, 0, 2)
-    assert [f["kind"] for f in source["failures"] if f["follows"]] == ["shares"]
+    assert [(f["kind"], f["key"], f["follows"]) for f in source["failures"] if f["follows"]] == [
+        ("shares", unreadable, "dashboard")
+    ]
     after = entries(tmp_path / "backups")
     assert set(after) == set(before)
     # What could not be read is the last snapshot's entry, unchanged.

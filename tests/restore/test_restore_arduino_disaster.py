@@ -4,6 +4,7 @@ restored dashboard keeps its history, and pages, links, shares and cover images 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -188,13 +189,19 @@ def test_pages_are_never_flattened(tmp_path: Path, arduino: ArduinoSandbox) -> N
     cli = Cli(write_config(tmp_path / "dashvault.toml", [arduino_source(arduino.url)]))
     assert cli("backup").exit_code == 0
     before = arduino.get_dashboard(board, version=3)
+    entry = json.loads((tmp_path / "backups/.dashvault/manifest.json").read_text())["entries"]
+    assert [e["meta"]["api"] for e in entry if e["kind"] == "dashboard"] == ["v3"]
 
     # The cloud loses v3 (a rollback, a proxy): a v2 read cannot show the pages, the entry is kept.
     arduino.serves_v3 = False
     res = cli("backup", "--json")
     assert res.exit_code == 1
     [failure] = res.json()["sources"]["arduino"]["failures"]  # type: ignore[index]
-    assert failure["key"] == board and "pages" in failure["error"]
+    assert (failure["kind"], failure["key"], failure["follows"]) == ("dashboard", board, "")
+    assert failure["error"] == (
+        f"arduino: dashboard {board} had 1 pages, and /iot/v3 (pages) is not served now: a v2 read "
+        "cannot show them, the previous entry is kept"
+    )
     arduino.delete_dashboard(board)
     res = cli("restore", "--json")
     assert res.exit_code == 1
