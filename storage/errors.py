@@ -9,6 +9,7 @@ lives here, in the lowest layer that raises; the layers above extend it:
   + StoreError (exit 3): the store could not be read or written
     + StoreLockedError: another run holds the store's lock
     + CorruptDataError: stored data does not match its recorded hash or does not parse
+      + MissingDataError: stored data a snapshot refers to is not there at all
   + SourceError (exit 1, `sources.errors`): a source could not be read or written
     + UnreachableError: the host could not be reached, or kept failing after every retry
     + AuthError: the source rejected the credentials (401) or the permission (403)
@@ -51,6 +52,10 @@ class StoreLockedError(StoreError):
 
 class CorruptDataError(StoreError):
     """Stored data does not match its recorded hash or does not parse."""
+
+
+class MissingDataError(CorruptDataError):
+    """Stored data a snapshot refers to is not there at all (a blob that is gone, not damaged)."""
 
 
 class NotFoundError(DashvaultError):

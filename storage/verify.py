@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar, runtime_checkable
 
-from storage.errors import CorruptDataError, DashvaultError, NotFoundError
+from storage.errors import CorruptDataError, DashvaultError, MissingDataError, NotFoundError
 from storage.model import Entry, Manifest
 from storage.store import Store
 
@@ -204,7 +204,9 @@ def verify_store(store: Store, *, read_data: bool = False, workers: int = 8) -> 
         except NotFoundError as exc:
             return Problem(e.hash, "missing", location, _reason(exc.message, location))
         except CorruptDataError as exc:
-            kind = "missing" if exc.message.endswith("is missing") else "corrupt"
+            # Missing only if the content itself is gone (one listed, then deleted before its read):
+            # a blob whose dictionary is gone is there, and unreadable.
+            kind = "missing" if isinstance(exc, MissingDataError) else "corrupt"
             return Problem(e.hash, kind, location, _reason(exc.message, location))
         return None
 

@@ -12,7 +12,7 @@ from typing import Any
 import zstandard
 
 from storage import jsontext
-from storage.errors import CorruptDataError
+from storage.errors import CorruptDataError, MissingDataError
 from storage.hashing import sha256_hex
 from storage.model import Entry
 from storage.s3.config import _Config
@@ -98,7 +98,7 @@ class _Blobs(_Config):
         label = f"{self.describe()}: blob {key}" + (f" ({what})" if what else "")
         obj = self._get(key)
         if obj is None:
-            raise CorruptDataError(f"{label} is missing")
+            raise MissingDataError(f"{label} is missing")
         raw = self._decompress(obj.body, label)
         if sha256_hex(raw) != digest:
             raise CorruptDataError(f"{label} does not match its hash (corrupt)")

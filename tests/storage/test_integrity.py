@@ -180,6 +180,11 @@ def test_a_damaged_dictionary_fails_only_the_blobs_that_need_it(tmp_path, grafan
     assert shown.exit_code == 3 and shown.stdout == ""
     [line] = shown.stderr.strip().splitlines()
     assert line.startswith("error: ") and expected in line, line
+    # verify names the blob: there, and unreadable (corrupt), never missing, whatever its dictionary.
+    digest = cli("log", f"1/{edited}", "--json").json()[0]["hash"]
+    problems = cli("verify", "--read-data", "--json").json()["problems"]
+    assert [(p["hash"], p["problem"]) for p in problems] == [(digest, "corrupt")]
+    assert expected in problems[0]["error"]
     # A blob stored before the dictionary existed does not need it and stays readable.
     steady = populated.dashboards[5]
     shown = cli("show", "latest", f"1/{steady}")

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import Cli, S3Target, grafana_source, write_config
+from tests.faultproxy import FaultProxy, started
 from tests.storage.integrity_support import bucket_listing, model, put, s3_cli
+
+
+@pytest.fixture
+def s3_proxy(s3: S3Target) -> Iterator[FaultProxy]:
+    yield from started(s3.endpoint_url)
 
 
 def test_s3_verify_names_a_missing_blob_exactly(tmp_path, grafana, s3, populated):
@@ -29,6 +40,29 @@ def test_s3_verify_names_a_missing_blob_exactly(tmp_path, grafana, s3, populated
     text = cli("verify")
     assert f"MISSING {key}: is missing" in text.stdout
     assert f"used by {snapshot} grafana dashboard 1/{uid}" in text.stdout
+
+
+def test_s3_verify_calls_a_blob_gone_between_the_listing_and_its_read_missing(
+    tmp_path, grafana, s3, s3_proxy, populated
+):
+    cfg = write_config(
+        tmp_path / "dashvault.toml",
+        [grafana_source(grafana.url, api="legacy")],
+        **s3.storage(endpoint_url=s3_proxy.url),
+    )
+    cli = Cli(cfg)
+    assert cli("backup").exit_code == 0
+    uid = populated.dashboards[3]
+    digest = cli("log", f"1/{uid}", "--json").json()[0]["hash"]
+    key = f"dashvault/blobs/{digest[:2]}/{digest}"
+    # Still listed, but its read finds nothing: S3's own answer for a key deleted meanwhile.
+    s3_proxy.add("s3_error", f"/{key}$", times=None, status=404, body=("NoSuchKey", "no such key"))
+    res = cli("verify", "--read-data", "--json")
+    assert res.exit_code == 1
+    [problem] = res.json()["problems"]
+    assert (problem["hash"], problem["problem"], problem["location"]) == (digest, "missing", key)
+    assert problem["error"] == "is missing"
+    assert len(s3_proxy.faulted("s3_error")) == 1
 
 
 def test_s3_verify_names_a_damaged_manifest_and_why(tmp_path, grafana, s3, populated):
