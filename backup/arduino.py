@@ -49,7 +49,8 @@ class ArduinoCollector:
             # A restored dashboard takes its old key, unless the old dashboard is listed too.
             key_of = {i: k for i, k in self.renamed.items() if k not in have}
             id_of = {k: i for i, k in key_of.items()}
-            covered = {key_of.get(i, i) for i in listed}
+            # (`get(i)` without its default is equivalent: `ids` below takes each id once anyway.)
+            covered = {key_of.get(i, i) for i in listed}  # pragma: no mutate
             recheck = sorted({k for kind, k in entries if kind == "dashboard" and k not in covered})
             ids = dict.fromkeys([*listed, *(id_of.get(k, k) for k in recheck)])
             tasks = []

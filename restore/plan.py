@@ -193,8 +193,8 @@ def build_plan(
     newest: dict[tuple[str, str], Entry],
     dependencies: Iterable[Entry] = (),
     depth: Callable[[Entry], int] = lambda e: 0,
-    concurrency: int = 8,
-    include_provisioned: bool = False,
+    concurrency: int,
+    include_provisioned: bool,
 ) -> RestorePlan:
     """Read the live state of every item (concurrently) and classify it.
 
@@ -222,7 +222,9 @@ def build_plan(
             )
         return PlanItem(entry=entry, target_key=key, action=action, reason=reason, live=live, dependency=dep)
 
-    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="plan") as pool:
+    # The pools' size and names are left unmutated (README "Mutation testing"): a larger pool runs the
+    # same reads, as the target's connections cap what is in flight (sources/grafana/client.py).
+    with ThreadPoolExecutor(max(1, concurrency), "plan") as pool:  # pragma: no mutate
         items = list(pool.map(plan_one, wanted))
     return RestorePlan(snapshot=snapshot, target=target.name, policy=policy, items=items)
 
@@ -268,7 +270,7 @@ def execute(
     *,
     newest: dict[tuple[str, str], Entry],
     depth: Callable[[Entry], int] = lambda e: 0,
-    concurrency: int = 8,
+    concurrency: int,
 ) -> None:
     """Carry out a plan stage by stage (parents before children, objects before their ACLs)."""
     moved: dict[str, str] = {}  # target key of an object -> where it really went (copy, new id)
@@ -300,7 +302,8 @@ def execute(
             if item.entry.kind in OBJECT_KINDS and planned_missing:
                 failed_objects.add(item.target_key)  # nothing to give permissions to
             return
-        for attempt in range(2):
+        # Not mutated: a third attempt would never run, as the second refusal breaks out.
+        for attempt in range(2):  # pragma: no mutate
             try:
                 target.apply(item, content, plan.policy)
                 break
@@ -309,7 +312,9 @@ def execute(
                     replan(item, target, newest.get((item.entry.kind, item.target_key))) is Action.SKIP
                 ):  # now identical, or a parent someone else created
                     item.outcome, item.detail = Outcome.SKIPPED, f"{item.reason} (changed while restoring)"
-                    break
+                    # Not mutated: `return` does the same, as what follows acts only on failed,
+                    # conflicting or moved objects.
+                    break  # pragma: no mutate
                 if attempt == 1 or (item.action is Action.CONFLICT and plan.policy is Policy.SKIP):
                     item.outcome = Outcome.CONFLICT
                     item.detail = f"changed while restoring ({exc.detail}); kept the live version"
@@ -325,7 +330,7 @@ def execute(
 
     with (
         bulk_json(),
-        ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="restore") as pool,
+        ThreadPoolExecutor(max(1, concurrency), "restore") as pool,  # pragma: no mutate
     ):
         for stage in _stages(plan.items, depth):
             list(pool.map(run_one, stage))

@@ -62,7 +62,15 @@ def restore(
         known=known,
     )
     try:
-        plan = build_plan(snap, selection.selected, target, policy=policy, newest=newest, concurrency=4)
+        plan = build_plan(
+            snap,
+            selection.selected,
+            target,
+            policy=policy,
+            newest=newest,
+            concurrency=4,
+            include_provisioned=False,
+        )
         execute(plan, target, lambda e: store.load(snap.id, e), newest=newest, concurrency=4)
     finally:
         target.close()
