@@ -18,11 +18,6 @@ from tests.faultproxy import FaultProxy, started
 
 
 @pytest.fixture
-def grafana_proxy(grafana: GrafanaSandbox) -> Iterator[FaultProxy]:
-    yield from started(grafana.url)
-
-
-@pytest.fixture
 def arduino_proxy(arduino: ArduinoSandbox) -> Iterator[FaultProxy]:
     yield from started(arduino.url)
 
@@ -30,16 +25,16 @@ def arduino_proxy(arduino: ArduinoSandbox) -> Iterator[FaultProxy]:
 @pytest.mark.parametrize("api", ["legacy", "apis"])
 @pytest.mark.parametrize("concurrency", [1, 3])
 def test_a_grafana_backup_has_its_sources_concurrency_in_flight_never_more(
-    tmp_path: Path, grafana: GrafanaSandbox, grafana_proxy: FaultProxy, api: str, concurrency: int
+    tmp_path: Path, grafana: GrafanaSandbox, hostile: FaultProxy, api: str, concurrency: int
 ) -> None:
     populate(grafana, dashboards=12, depth=1, seed=5, permissions=False)
-    grafana_proxy.add("slow", "^/api", method="*", times=None, delay=0.2)
+    hostile.add("slow", "^/api", method="*", times=None, delay=0.2)
     # Pages of 4: the listing asks for its next page while the reads of the last one are in flight.
-    source = grafana_source(grafana_proxy.url, api=api, concurrency=concurrency, page_size=4)
+    source = grafana_source(hostile.url, api=api, concurrency=concurrency, page_size=4)
     res = Cli(write_config(tmp_path / "dashvault.toml", [source]))("backup")
     assert res.exit_code == 0, res.stdout + res.stderr
-    assert len(grafana_proxy.hits) > 12 * 2
-    assert grafana_proxy.peak_in_flight == concurrency
+    assert len(hostile.hits) > 12 * 2
+    assert hostile.peak_in_flight == concurrency
 
 
 @pytest.mark.parametrize("concurrency", [1, 3])
