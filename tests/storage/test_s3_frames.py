@@ -1,14 +1,16 @@
-"""A blob whose zstd frame header claims more than any object dashvault stores (512 MiB) is refused
+"""Blobs whose zstd frame header says odd things about their size. One that claims more than any object dashvault stores (512 MiB) is refused
 before anything is decompressed; one that claims exactly that much is read (and here fails, as its
 body is a stub): the limit is "more than", as the decompressor's own `max_output_size`."""
 
 from __future__ import annotations
 
+import json
 import struct
 
 import pytest
+import zstandard
 
-from tests.storage.integrity_support import put, s3_cli
+from tests.storage.integrity_support import get, model, put, s3_cli
 
 LIMIT = 512 * 1024 * 1024
 
@@ -44,3 +46,20 @@ def test_a_blob_claiming_more_than_the_limit_is_refused_before_decompressing(
     assert line.startswith("error: ") and f"blob {key} (grafana dashboard 1/{uid}" in line and error in line
     [problem] = cli("verify", "--read-data", "--json").json()["problems"]
     assert (problem["location"], problem["problem"]) == (key, "corrupt") and error in problem["error"]
+
+
+def test_a_blob_whose_header_leaves_out_its_size_is_still_read(tmp_path, grafana, s3, populated):
+    # As the zstd tool writes a stream it cannot size beforehand: no content size in the header, so
+    # only the decompressor's own limit bounds what it may produce.
+    cli = s3_cli(tmp_path, grafana, s3)
+    assert cli("backup").exit_code == 0
+    uid = populated.dashboards[4]
+    digest = cli("log", f"1/{uid}", "--json").json()[0]["hash"]
+    key = f"dashvault/blobs/{digest[:2]}/{digest}"
+    raw = zstandard.ZstdDecompressor().decompress(get(s3, key))
+    unsized = zstandard.ZstdCompressor(write_content_size=False).compress(raw)
+    assert zstandard.get_frame_parameters(unsized).content_size == zstandard.CONTENTSIZE_UNKNOWN
+    put(s3, key, unsized)
+    shown = cli("show", "latest", f"1/{uid}")
+    assert shown.exit_code == 0, shown.stderr
+    assert json.loads(shown.stdout)["dashboard"] == model(grafana, uid)
