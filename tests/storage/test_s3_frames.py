@@ -1,6 +1,9 @@
-"""Blobs whose zstd frame header says odd things about their size. One that claims more than any object dashvault stores (512 MiB) is refused
-before anything is decompressed; one that claims exactly that much is read (and here fails, as its
-body is a stub): the limit is "more than", as the decompressor's own `max_output_size`."""
+"""Blobs whose zstd frame header says odd things about their size.
+
+One that claims more than any object dashvault stores (512 MiB) is refused before anything is
+decompressed; one that claims exactly that much is read (and here fails, as its body is a stub): the
+limit is "more than", as the decompressor's own `max_output_size`. One that leaves its size out is
+read within that limit."""
 
 from __future__ import annotations
 
