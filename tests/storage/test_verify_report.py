@@ -42,6 +42,22 @@ def test_s3_verify_names_a_missing_blob_exactly(tmp_path, grafana, s3, populated
     assert f"used by {snapshot} grafana dashboard 1/{uid}" in text.stdout
 
 
+def test_s3_verify_does_not_take_a_blob_under_another_prefix_for_the_missing_one(
+    tmp_path, grafana, s3, populated
+):
+    # The blob moved out of its place (blobs/<first two hex digits>/<hash>): where dashvault will
+    # never read it, so it is missing, even to the presence check that reads nothing.
+    cli = s3_cli(tmp_path, grafana, s3)
+    assert cli("backup").exit_code == 0
+    digest = cli("log", f"1/{populated.dashboards[3]}", "--json").json()[0]["hash"]
+    key = f"dashvault/blobs/{digest[:2]}/{digest}"
+    elsewhere = f"dashvault/blobs/{'00' if digest[:2] != '00' else '11'}/{digest}"
+    s3.client().copy_object(Bucket=s3.bucket, Key=elsewhere, CopySource={"Bucket": s3.bucket, "Key": key})
+    s3.client().delete_object(Bucket=s3.bucket, Key=key)
+    report = cli("verify", "--json").json()
+    assert [(p["location"], p["problem"]) for p in report["problems"]] == [(key, "missing")]
+
+
 def test_s3_verify_calls_a_blob_gone_between_the_listing_and_its_read_missing(
     tmp_path, grafana, s3, s3_proxy, populated
 ):
