@@ -202,13 +202,10 @@ def verify_store(store: Store, *, read_data: bool = False, workers: int = 8) -> 
             else:
                 location = f"{e.source} {e.kind} {e.key}"
                 store.load(snapshot_id, e)
-        except NotFoundError as exc:
+        except (NotFoundError, MissingDataError) as exc:  # gone, as one listed then deleted before its read
             return Problem(e.hash, "missing", location, _reason(exc.message, location))
-        except CorruptDataError as exc:
-            # Missing only if the content itself is gone (one listed, then deleted before its read):
-            # a blob whose dictionary is gone is there, and unreadable.
-            kind = "missing" if isinstance(exc, MissingDataError) else "corrupt"
-            return Problem(e.hash, kind, location, _reason(exc.message, location))
+        except CorruptDataError as exc:  # there and unreadable, as a blob whose dictionary is gone
+            return Problem(e.hash, "corrupt", location, _reason(exc.message, location))
         return None
 
     for (k, _), problem in zip(to_load, _map(check, to_load, workers), strict=True):

@@ -215,3 +215,9 @@ def s3(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> S3Target:
     target = S3Target(moto_server, f"dashvault-{uuid.uuid4().hex[:12]}")
     target.client().create_bucket(Bucket=target.bucket)
     return target
+
+
+@pytest.fixture
+def s3_proxy(s3: S3Target) -> Iterator[FaultProxy]:
+    """A fault-injecting reverse proxy in front of the `s3` bucket's server (tests/faultproxy.py)."""
+    yield from started(s3.endpoint_url)

@@ -14,7 +14,7 @@ import pytest
 
 from sandbox.grafana import GrafanaSandbox
 from tests.conftest import Cli, S3Target, grafana_source, run_dashvault, write_config
-from tests.faultproxy import FaultProxy, started
+from tests.faultproxy import FaultProxy
 
 ROOT = Path(__file__).resolve().parents[2]
 # Each is valid rich markup or breaks rich's parser ("[/]" closes nothing): printed as markup, the
@@ -106,11 +106,6 @@ def test_a_usage_error_quotes_what_was_typed_as_written():
     assert res.exit_code == 2
     assert "No such command '[red]nosuch[/red]'" in res.stderr
     assert "Traceback" not in res.stderr
-
-
-@pytest.fixture
-def s3_proxy(s3: S3Target) -> Iterator[FaultProxy]:
-    yield from started(s3.endpoint_url)
 
 
 def test_a_stores_error_message_is_printed_as_written(

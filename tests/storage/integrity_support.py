@@ -53,9 +53,9 @@ def populated(grafana: GrafanaSandbox) -> Population:
     return populate(grafana, dashboards=64, depth=2, seed=7)  # >= 64 blobs: a dictionary
 
 
-def s3_cli(tmp_path: Path, grafana: GrafanaSandbox, s3: S3Target) -> Cli:
+def s3_cli(tmp_path: Path, grafana: GrafanaSandbox, s3: S3Target, **storage: object) -> Cli:
     source = grafana_source(grafana.url, api="legacy")
-    return Cli(write_config(tmp_path / "dashvault.toml", [source], **s3.storage()))
+    return Cli(write_config(tmp_path / "dashvault.toml", [source], **s3.storage(**storage)))
 
 
 def git_cli(tmp_path: Path, grafana: GrafanaSandbox, **source: object) -> Cli:

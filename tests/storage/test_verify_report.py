@@ -2,18 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from tests.conftest import Cli, S3Target, grafana_source, write_config
-from tests.faultproxy import FaultProxy, started
 from tests.storage.integrity_support import bucket_listing, model, put, s3_cli
-
-
-@pytest.fixture
-def s3_proxy(s3: S3Target) -> Iterator[FaultProxy]:
-    yield from started(s3.endpoint_url)
 
 
 def test_s3_verify_names_a_missing_blob_exactly(tmp_path, grafana, s3, populated):
@@ -61,12 +50,7 @@ def test_s3_verify_does_not_take_a_blob_under_another_prefix_for_the_missing_one
 def test_s3_verify_calls_a_blob_gone_between_the_listing_and_its_read_missing(
     tmp_path, grafana, s3, s3_proxy, populated
 ):
-    cfg = write_config(
-        tmp_path / "dashvault.toml",
-        [grafana_source(grafana.url, api="legacy")],
-        **s3.storage(endpoint_url=s3_proxy.url),
-    )
-    cli = Cli(cfg)
+    cli = s3_cli(tmp_path, grafana, s3, endpoint_url=s3_proxy.url)
     assert cli("backup").exit_code == 0
     uid = populated.dashboards[3]
     digest = cli("log", f"1/{uid}", "--json").json()[0]["hash"]
